@@ -1,0 +1,133 @@
+package phone
+
+import "fmt"
+
+// Index finds the values stored under numbers that match an incoming number
+// under the matching rule (see [Match]) with a fixed number of last digits.
+//
+// Build it with [NewIndex] and [Index.Add], then call [Index.Lookup]. Add must
+// not run concurrently with anything else; once building is done, Lookup is
+// safe for concurrent use, allocates nothing and costs O(1) whatever the
+// directory size.
+type Index[V any] struct {
+	n    int
+	keys map[key]uint32 // key -> index in vals, or multiFlag|index in multi
+	vals []V            // values of keys that have exactly one value
+	// multi holds the values of keys added more than once, in Add order.
+	multi [][]V
+}
+
+const multiFlag = 1 << 31
+
+// key is a digit string of at most MaxDigits digits, packed: the value of its
+// last 19 digits, the digit before them (for 20-digit keys), its length (so
+// leading zeros count) and whether it is an exact-match key or a suffix key.
+type key struct {
+	lo     uint64
+	hi     uint8
+	length uint8
+	exact  bool
+}
+
+func makeKey(d []byte, exact bool) key {
+	k := key{length: uint8(len(d)), exact: exact}
+	start := 0
+	if len(d) > 19 {
+		k.hi = d[0] - '0'
+		start = len(d) - 19
+	}
+	for _, c := range d[start:] {
+		k.lo = k.lo*10 + uint64(c-'0')
+	}
+	return k
+}
+
+// NewIndex returns an empty index that compares n last digits. n must be 1 to
+// 20 ([MinDigits] to [MaxDigits]).
+func NewIndex[V any](n int) (*Index[V], error) {
+	if n < MinDigits || n > MaxDigits {
+		return nil, fmt.Errorf("phone: number of last digits must be %d to %d, got %d", MinDigits, MaxDigits, n)
+	}
+	return &Index[V]{n: n, keys: make(map[key]uint32)}, nil
+}
+
+// Digits returns the number of last digits the index compares.
+func (x *Index[V]) Digits() int { return x.n }
+
+// Len returns the number of (number, value) pairs added, not counting numbers
+// that were ignored.
+func (x *Index[V]) Len() int {
+	total := 0
+	for _, i := range x.keys {
+		if i&multiFlag != 0 {
+			total += len(x.multi[i&^multiFlag])
+		} else {
+			total++
+		}
+	}
+	return total
+}
+
+// Add stores v under number. The number is normalised first; a login or a
+// text with no digits is ignored. Adding the same value under several numbers
+// of one contact is the normal use; adding it twice under numbers that share
+// their last n digits makes Lookup return it twice.
+func (x *Index[V]) Add(number string, v V) {
+	var buf [maxDigits]byte
+	d, ok := Russia.appendDigits(buf[:0], number)
+	if !ok || len(d) == 0 {
+		return
+	}
+	// A stored number is found by incoming numbers longer than n through its
+	// last n digits, and by incoming numbers of n digits or fewer only when
+	// they are equal to it. A number of exactly n digits is reachable both
+	// ways, so it gets both keys.
+	if len(d) >= x.n {
+		x.put(makeKey(d[len(d)-x.n:], false), v)
+	}
+	if len(d) <= x.n {
+		x.put(makeKey(d, true), v)
+	}
+}
+
+func (x *Index[V]) put(k key, v V) {
+	i, ok := x.keys[k]
+	switch {
+	case !ok:
+		x.keys[k] = uint32(len(x.vals))
+		x.vals = append(x.vals, v)
+	case i&multiFlag != 0:
+		m := i &^ multiFlag
+		x.multi[m] = append(x.multi[m], v)
+	default:
+		x.keys[k] = uint32(len(x.multi)) | multiFlag
+		x.multi = append(x.multi, []V{x.vals[i], v})
+	}
+}
+
+// Lookup returns every value whose number matches incoming, in Add order, or
+// nil. The returned slice belongs to the index: the caller must not modify
+// its elements (appending to it is safe; it has no spare capacity).
+func (x *Index[V]) Lookup(incoming string) []V {
+	var buf [maxDigits]byte
+	d, ok := Russia.appendDigits(buf[:0], incoming)
+	if !ok || len(d) == 0 {
+		return nil
+	}
+	var k key
+	if len(d) > x.n {
+		k = makeKey(d[len(d)-x.n:], false)
+	} else {
+		k = makeKey(d, true)
+	}
+	i, ok := x.keys[k]
+	switch {
+	case !ok:
+		return nil
+	case i&multiFlag != 0:
+		m := x.multi[i&^multiFlag]
+		return m[:len(m):len(m)]
+	default:
+		return x.vals[i : i+1 : i+1]
+	}
+}

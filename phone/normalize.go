@@ -1,0 +1,141 @@
+package phone
+
+import "strings"
+
+// Normalizer normalises numbers for one country's numbering plan.
+//
+// A number whose digits are exactly the national length gets the country code
+// in front; a number of trunk prefix + national length digits that starts
+// with the trunk prefix has the prefix replaced by the country code. Every
+// other digit string (extensions, numbers already in international form,
+// foreign numbers) is kept as it is.
+type Normalizer struct {
+	// CountryCode is the international calling code, digits only ("7").
+	CountryCode string
+	// TrunkPrefix is the national dialling prefix, digits only ("8" in
+	// Russia); empty when the country has none or it is not used.
+	TrunkPrefix string
+	// NationalLength is the number of digits of a national significant
+	// number (10 in Russia).
+	NationalLength int
+}
+
+// Predefined numbering plans.
+var (
+	// Russia: +7, trunk prefix 8, 10 national digits. Normalize uses it.
+	Russia = Normalizer{CountryCode: "7", TrunkPrefix: "8", NationalLength: 10}
+	// Kazakhstan shares zone +7 and the Russian rules.
+	Kazakhstan = Russia
+	// Uzbekistan: +998, 9 national digits. Its old trunk prefix 8 is
+	// ambiguous with other forms and is not rewritten.
+	Uzbekistan = Normalizer{CountryCode: "998", NationalLength: 9}
+)
+
+// maxDigits bounds the digits kept on the allocation-free paths. Longer digit
+// strings are not telephone numbers (E.164 allows 15 digits).
+const maxDigits = 64
+
+// Normalize normalises s by the Russian rules ([Russia]).
+//
+// It keeps the digits and drops "+", spaces, brackets, dashes and dots; from
+// a SIP or tel URI it takes the user part, dropping the scheme, the "@host"
+// part and ";params" ("sip:+74951234567@1.2.3.4;tgrp=x" gives "74951234567").
+// 11 digits starting with 8 become 7..., 10 digits become 7 + the 10.
+// Short internal numbers stay as they are ("101"). Text that is not a number
+// (a login such as "ivan.petrov") comes back unchanged, and text with no
+// digits at all, such as "" or "+()-", gives "".
+//
+// Normalize does not allocate when s is already in normal form.
+func Normalize(s string) string { return Russia.Normalize(s) }
+
+// Normalize normalises s by the rules of n; see the package function
+// [Normalize] for what is kept and dropped.
+func (n Normalizer) Normalize(s string) string {
+	var buf [maxDigits]byte
+	d, isNum := n.appendDigits(buf[:0], s)
+	if !isNum {
+		return s
+	}
+	if string(d) == s {
+		return s
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return string(d)
+}
+
+// appendDigits appends the normalised digits of s to dst. isNum is false when
+// s is not a telephone number (a login, or more than maxDigits digits); then
+// dst is returned unchanged.
+func (n Normalizer) appendDigits(dst []byte, s string) (out []byte, isNum bool) {
+	s = userPart(s)
+	start := len(dst)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if len(dst)-start >= maxDigits {
+				return dst[:start], false
+			}
+			dst = append(dst, c)
+		case c == '+' || c == ' ' || c == '-' || c == '(' || c == ')' || c == '.' || c == '\t':
+		case c == 0xC2 && i+1 < len(s) && s[i+1] == 0xA0: // U+00A0 no-break space
+			i++
+		default:
+			return dst[:start], false
+		}
+	}
+	d := dst[start:]
+	switch {
+	case n.NationalLength > 0 && len(d) == n.NationalLength:
+		// National significant number: prepend the country code.
+		dst = append(dst, n.CountryCode...) // grow by len(cc)
+		copy(dst[start+len(n.CountryCode):], d[:n.NationalLength])
+		copy(dst[start:], n.CountryCode)
+	case n.TrunkPrefix != "" && len(d) == len(n.TrunkPrefix)+n.NationalLength && strings.HasPrefix(string(d), n.TrunkPrefix):
+		// Trunk prefix + national number: swap the prefix for the code.
+		rest := len(d) - len(n.TrunkPrefix)
+		if len(n.CountryCode) == len(n.TrunkPrefix) {
+			copy(dst[start:], n.CountryCode)
+		} else {
+			tmp := make([]byte, 0, len(n.CountryCode)+rest)
+			tmp = append(tmp, n.CountryCode...)
+			tmp = append(tmp, d[len(n.TrunkPrefix):]...)
+			dst = append(dst[:start], tmp...)
+		}
+	}
+	return dst, true
+}
+
+// userPart extracts the user part of a SIP/tel URI (with an optional display
+// name and angle brackets); other text is returned trimmed of spaces.
+func userPart(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			s = s[i+1 : i+j]
+		}
+	}
+	if len(s) > 4 {
+		switch {
+		case hasPrefixFold(s, "sips:"):
+			s = s[5:]
+		case hasPrefixFold(s, "sip:"), hasPrefixFold(s, "tel:"):
+			s = s[4:]
+		default:
+			return s
+		}
+		if i := strings.IndexByte(s, '@'); i >= 0 {
+			s = s[:i]
+		}
+		if i := strings.IndexByte(s, ';'); i >= 0 {
+			s = s[:i]
+		}
+	}
+	return s
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}

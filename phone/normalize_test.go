@@ -1,0 +1,113 @@
+package phone
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", ""},
+		{"only spaces", "   ", ""},
+		{"only symbols", "+()- .", ""},
+		{"plus seven", "+74951234567", "74951234567"},
+		{"seven", "74951234567", "74951234567"},
+		{"eight", "84951234567", "74951234567"},
+		{"eight formatted", "8 (495) 123-45-67", "74951234567"},
+		{"plus seven formatted", "+7 (495) 123-45-67", "74951234567"},
+		{"ten digits", "9991234567", "79991234567"},
+		{"ten digits formatted", "(999) 123 45 67", "79991234567"},
+		{"dots", "+7.999.123.45.67", "79991234567"},
+		{"no-break spaces", "+7\u00a0999\u00a0123\u00a045\u00a067", "79991234567"},
+		{"tab and padding", "\t 8 999 1234567 ", "79991234567"},
+		{"sip uri", "sip:+74951234567@1.2.3.4;tgrp=x", "74951234567"},
+		{"sip uri with port", "sip:84951234567@pbx.example.ru:5060", "74951234567"},
+		{"sips uri upper case", "SIPS:+74951234567@host", "74951234567"},
+		{"tel uri", "tel:+7-495-123-45-67;ext=1", "74951234567"},
+		{"sip extension", "sip:101@domain.rt.ru", "101"},
+		{"display name and brackets", `"Ivan" <sip:+79991234567@host>`, "79991234567"},
+		{"extension", "101", "101"},
+		{"short extension", "5", "5"},
+		{"extension with spaces", " 1001 ", "1001"},
+		{"login", "ivan.petrov", "ivan.petrov"},
+		{"sip login", "sip:ivan@domain.rt.ru", "sip:ivan@domain.rt.ru"},
+		{"login with digits", "user_101", "user_101"},
+		{"cyrillic text", "Иван", "Иван"},
+		{"international", "+49 30 1234567", "49301234567"},
+		{"twelve digits", "380441234567", "380441234567"},
+		{"eleven digits starting with 9", "99912345678", "99912345678"},
+		{"twenty digits", "12345678901234567890", "12345678901234567890"},
+		{"twenty digits formatted", "+1234 5678 9012 3456 7890", "12345678901234567890"},
+		{"leading zeros kept", "0012", "0012"},
+		{"eight in short number", "8800", "8800"},
+		{"eight hundred number", "8 800 555-35-35", "78005553535"},
+		{"sixty-five digits is not a number", strings.Repeat("1", 65), strings.Repeat("1", 65)},
+		{"sixty-four digits", strings.Repeat("2", 64), strings.Repeat("2", 64)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Normalize(tt.in))
+		})
+	}
+}
+
+func TestNormalizerOtherCountries(t *testing.T) {
+	tests := []struct {
+		name string
+		n    Normalizer
+		in   string
+		want string
+	}{
+		{"kazakhstan 8", Kazakhstan, "8 727 123 45 67", "77271234567"},
+		{"kazakhstan 10", Kazakhstan, "7271234567", "77271234567"},
+		{"uzbekistan national", Uzbekistan, "90 123 45 67", "998901234567"},
+		{"uzbekistan international", Uzbekistan, "+998 90 123-45-67", "998901234567"},
+		{"uzbekistan extension", Uzbekistan, "101", "101"},
+		{"uzbekistan russian number untouched", Uzbekistan, "+74951234567", "74951234567"},
+		{"trunk 0 to longer code", Normalizer{CountryCode: "380", TrunkPrefix: "0", NationalLength: 9}, "044 123 4567", "380441234567"},
+		{"trunk 0 national", Normalizer{CountryCode: "380", TrunkPrefix: "0", NationalLength: 9}, "441234567", "380441234567"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.n.Normalize(tt.in))
+		})
+	}
+}
+
+func TestNormalizeDoesNotAllocateOnNormalForm(t *testing.T) {
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = Normalize("74951234567")
+		_ = Normalize("101")
+		_ = Normalize("ivan.petrov")
+	})
+	assert.Zero(t, allocs)
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"", "+7 (495) 123-45-67", "84951234567", "9991234567", "sip:+74951234567@1.2.3.4;tgrp=x",
+		"<sip:101@h>", "ivan", "\u00a0", "\xc2", "sip:", "tel:;", "12345678901234567890"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Normalize(s)
+		if got != s {
+			// Rewritten: it must be a digit string, and stable.
+			for i := 0; i < len(got); i++ {
+				if got[i] < '0' || got[i] > '9' {
+					t.Fatalf("Normalize(%q) = %q: rewritten output has a non-digit", s, got)
+				}
+			}
+		}
+		if again := Normalize(got); again != got {
+			t.Fatalf("not idempotent: Normalize(%q) = %q, Normalize(%q) = %q", s, got, got, again)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("Normalize(%q) = %q: broke UTF-8", s, got)
+		}
+	})
+}
