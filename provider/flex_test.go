@@ -1,0 +1,118 @@
+package provider
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestFlexString(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    String
+		wantErr bool
+	}{
+		{`"abc"`, "abc", false},
+		{`79991234567`, "79991234567", false},
+		{`-1.5`, "-1.5", false},
+		{`true`, "true", false},
+		{`null`, "", false},
+		{`"\u0416"`, "Ж", false},
+		{`{}`, "", true},
+		{`[1]`, "", true},
+	}
+	for _, tt := range tests {
+		var v struct{ S String }
+		err := json.Unmarshal([]byte(`{"S":`+tt.in+`}`), &v)
+		if tt.wantErr {
+			assert.Error(t, err, tt.in)
+			continue
+		}
+		assert.NoError(t, err, tt.in)
+		assert.Equal(t, tt.want, v.S, tt.in)
+	}
+}
+
+func TestFlexInt(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Int
+		wantErr bool
+	}{
+		{`42`, 42, false},
+		{`"42"`, 42, false},
+		{`" 42 "`, 42, false},
+		{`"0"`, 0, false},
+		{`""`, 0, false},
+		{`null`, 0, false},
+		{`42.0`, 42, false},
+		{`-7`, -7, false},
+		{`42.5`, 0, true},
+		{`"abc"`, 0, true},
+		{`true`, 0, true},
+		{`{}`, 0, true},
+	}
+	for _, tt := range tests {
+		var v struct{ N Int }
+		err := json.Unmarshal([]byte(`{"N":`+tt.in+`}`), &v)
+		if tt.wantErr {
+			assert.Error(t, err, tt.in)
+			continue
+		}
+		assert.NoError(t, err, tt.in)
+		assert.Equal(t, tt.want, v.N, tt.in)
+	}
+}
+
+func TestFlexBool(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Bool
+		wantErr bool
+	}{
+		{`true`, true, false},
+		{`false`, false, false},
+		{`"true"`, true, false},
+		{`"TRUE"`, true, false},
+		{`"1"`, true, false},
+		{`1`, true, false},
+		{`0`, false, false},
+		{`"false"`, false, false},
+		{`""`, false, false},
+		{`null`, false, false},
+		{`"maybe"`, false, true},
+		{`2`, false, true},
+	}
+	for _, tt := range tests {
+		var v struct{ B Bool }
+		err := json.Unmarshal([]byte(`{"B":`+tt.in+`}`), &v)
+		if tt.wantErr {
+			assert.Error(t, err, tt.in)
+			continue
+		}
+		assert.NoError(t, err, tt.in)
+		assert.Equal(t, tt.want, v.B, tt.in)
+	}
+}
+
+func FuzzFlexTypes(f *testing.F) {
+	for _, s := range []string{`"42"`, `42`, `null`, `"TRUE"`, `1e400`, `"4\u0032"`, `42.000`, `-`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var s String
+		var n Int
+		var b Bool
+		// Only "no panic" and "a valid JSON string round-trips" are checked:
+		// the tables above pin the accepted forms.
+		if json.Unmarshal([]byte(in), &s) == nil {
+			var plain string
+			if json.Unmarshal([]byte(in), &plain) == nil && string(s) != plain {
+				t.Fatalf("String(%s) = %q, want %q", in, s, plain)
+			}
+		}
+		_ = json.Unmarshal([]byte(in), &n)
+		_ = json.Unmarshal([]byte(in), &b)
+	})
+}

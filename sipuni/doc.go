@@ -1,0 +1,3 @@
+// Package sipuni is the pbxkit provider for Sipuni: hash signing, API
+// methods, PBX events and the routing scheme node.
+package sipuni
