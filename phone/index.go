@@ -10,9 +10,13 @@ import "fmt"
 // safe for concurrent use, allocates nothing and costs O(1) whatever the
 // directory size.
 type Index[V any] struct {
-	n    int
-	keys map[key]uint32 // key -> index in vals, or multiFlag|index in multi
-	vals []V            // values of keys that have exactly one value
+	n int
+	// Keys map to an index in vals, or multiFlag|index in multi. Indexes
+	// with n <= 18 pack keys into a uint64 (faster to hash and compare);
+	// n = 19 and 20 need the wider key.
+	small map[uint64]uint32
+	keys  map[key]uint32
+	vals  []V // values of keys that have exactly one value
 	// multi holds the values of keys added more than once, in Add order.
 	multi [][]V
 }
@@ -27,6 +31,23 @@ type key struct {
 	hi     uint8
 	length uint8
 	exact  bool
+}
+
+// maxSmallDigits is the longest key packSmall takes.
+const maxSmallDigits = 18
+
+// packSmall packs a key of at most 18 digits into a uint64: a leading 1
+// followed by the digits, read as a decimal number (so leading zeros count;
+// below 2*10^18 < 2^61), with bit 62 set for exact-match keys.
+func packSmall(d []byte, exact bool) uint64 {
+	v := uint64(1)
+	for _, c := range d {
+		v = v*10 + uint64(c-'0')
+	}
+	if exact {
+		v |= 1 << 62
+	}
+	return v
 }
 
 func makeKey(d []byte, exact bool) key {
@@ -48,7 +69,13 @@ func NewIndex[V any](n int) (*Index[V], error) {
 	if n < MinDigits || n > MaxDigits {
 		return nil, fmt.Errorf("phone: number of last digits must be %d to %d, got %d", MinDigits, MaxDigits, n)
 	}
-	return &Index[V]{n: n, keys: make(map[key]uint32)}, nil
+	x := &Index[V]{n: n}
+	if n <= maxSmallDigits {
+		x.small = make(map[uint64]uint32)
+	} else {
+		x.keys = make(map[key]uint32)
+	}
+	return x, nil
 }
 
 // Digits returns the number of last digits the index compares.
@@ -58,12 +85,18 @@ func (x *Index[V]) Digits() int { return x.n }
 // that were ignored.
 func (x *Index[V]) Len() int {
 	total := 0
-	for _, i := range x.keys {
+	count := func(i uint32) {
 		if i&multiFlag != 0 {
 			total += len(x.multi[i&^multiFlag])
 		} else {
 			total++
 		}
+	}
+	for _, i := range x.small {
+		count(i)
+	}
+	for _, i := range x.keys {
+		count(i)
 	}
 	return total
 }
@@ -83,24 +116,35 @@ func (x *Index[V]) Add(number string, v V) {
 	// they are equal to it. A number of exactly n digits is reachable both
 	// ways, so it gets both keys.
 	if len(d) >= x.n {
-		x.put(makeKey(d[len(d)-x.n:], false), v)
+		x.put(d[len(d)-x.n:], false, v)
 	}
 	if len(d) <= x.n {
-		x.put(makeKey(d, true), v)
+		x.put(d, true, v)
 	}
 }
 
-func (x *Index[V]) put(k key, v V) {
-	i, ok := x.keys[k]
+func (x *Index[V]) put(d []byte, exact bool, v V) {
+	var i uint32
+	var ok bool
+	var set func(uint32)
+	if x.small != nil {
+		k := packSmall(d, exact)
+		i, ok = x.small[k]
+		set = func(j uint32) { x.small[k] = j }
+	} else {
+		k := makeKey(d, exact)
+		i, ok = x.keys[k]
+		set = func(j uint32) { x.keys[k] = j }
+	}
 	switch {
 	case !ok:
-		x.keys[k] = uint32(len(x.vals))
+		set(uint32(len(x.vals)))
 		x.vals = append(x.vals, v)
 	case i&multiFlag != 0:
 		m := i &^ multiFlag
 		x.multi[m] = append(x.multi[m], v)
 	default:
-		x.keys[k] = uint32(len(x.multi)) | multiFlag
+		set(uint32(len(x.multi)) | multiFlag)
 		x.multi = append(x.multi, []V{x.vals[i], v})
 	}
 }
@@ -114,13 +158,16 @@ func (x *Index[V]) Lookup(incoming string) []V {
 	if !ok || len(d) == 0 {
 		return nil
 	}
-	var k key
-	if len(d) > x.n {
-		k = makeKey(d[len(d)-x.n:], false)
-	} else {
-		k = makeKey(d, true)
+	exact := len(d) <= x.n
+	if !exact {
+		d = d[len(d)-x.n:]
 	}
-	i, ok := x.keys[k]
+	var i uint32
+	if x.small != nil {
+		i, ok = x.small[packSmall(d, exact)]
+	} else {
+		i, ok = x.keys[makeKey(d, exact)]
+	}
 	switch {
 	case !ok:
 		return nil

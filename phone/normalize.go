@@ -93,7 +93,7 @@ func (n Normalizer) appendDigits(dst []byte, s string) (out []byte, isNum bool) 
 		dst = append(dst, n.CountryCode...) // grow by len(cc)
 		copy(dst[start+len(n.CountryCode):], d[:n.NationalLength])
 		copy(dst[start:], n.CountryCode)
-	case n.TrunkPrefix != "" && len(d) == len(n.TrunkPrefix)+n.NationalLength && strings.HasPrefix(string(d), n.TrunkPrefix):
+	case n.TrunkPrefix != "" && len(d) == len(n.TrunkPrefix)+n.NationalLength && string(d[:len(n.TrunkPrefix)]) == n.TrunkPrefix:
 		// Trunk prefix + national number: swap the prefix for the code.
 		rest := len(d) - len(n.TrunkPrefix)
 		if len(n.CountryCode) == len(n.TrunkPrefix) {
@@ -111,7 +111,12 @@ func (n Normalizer) appendDigits(dst []byte, s string) (out []byte, isNum bool) 
 // userPart extracts the user part of a SIP/tel URI (with an optional display
 // name and angle brackets); other text is returned trimmed of spaces.
 func userPart(s string) string {
-	s = strings.TrimSpace(s)
+	if len(s) > 0 && (maybeSpace(s[0]) || maybeSpace(s[len(s)-1])) {
+		s = strings.TrimSpace(s)
+	}
+	if len(s) == 0 || s[0] == '+' || (s[0] >= '0' && s[0] <= '9') {
+		return s // the common case: a plain number
+	}
 	if i := strings.IndexByte(s, '<'); i >= 0 {
 		if j := strings.IndexByte(s[i:], '>'); j > 0 {
 			s = s[i+1 : i+j]
@@ -138,4 +143,11 @@ func userPart(s string) string {
 
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// maybeSpace reports whether c may start or end white space: an ASCII space
+// character, or a byte of a multi-byte rune (U+00A0 and other Unicode
+// spaces, which strings.TrimSpace then decides on).
+func maybeSpace(c byte) bool {
+	return c == ' ' || (c >= '\t' && c <= '\r') || c >= 0x80
 }

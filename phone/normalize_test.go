@@ -25,6 +25,8 @@ func TestNormalize(t *testing.T) {
 		{"dots", "+7.999.123.45.67", "79991234567"},
 		{"no-break spaces", "+7\u00a0999\u00a0123\u00a045\u00a067", "79991234567"},
 		{"tab and padding", "\t 8 999 1234567 ", "79991234567"},
+		{"trailing newline", "+79991234567\r\n", "79991234567"},
+		{"leading no-break space", "\u00a0+79991234567", "79991234567"},
 		{"sip uri", "sip:+74951234567@1.2.3.4;tgrp=x", "74951234567"},
 		{"sip uri with port", "sip:84951234567@pbx.example.ru:5060", "74951234567"},
 		{"sips uri upper case", "SIPS:+74951234567@host", "74951234567"},
