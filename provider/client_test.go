@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -313,4 +314,17 @@ func TestReadResponseLimit(t *testing.T) {
 	b, err := ReadResponse("v", "op", resp, 5)
 	require.NoError(t, err)
 	assert.Equal(t, "01234", string(b))
+}
+
+func TestExcerptStaysWithinBoundOnInvalidUTF8(t *testing.T) {
+	for _, in := range [][]byte{
+		bytes.Repeat([]byte{0xff}, 300),
+		append(bytes.Repeat([]byte("ж"), 127), 0xd0, 0xff, 0xff),
+		[]byte("  ok  "),
+	} {
+		got := Excerpt(in)
+		assert.LessOrEqual(t, len(got), ExcerptLen)
+		assert.True(t, utf8.ValidString(got))
+	}
+	assert.Equal(t, "ok", Excerpt([]byte("  ok  ")))
 }

@@ -81,16 +81,18 @@ func (e *APIError) Is(target error) bool {
 // ExcerptLen is the longest body excerpt an APIError keeps.
 const ExcerptLen = 256
 
-// Excerpt returns at most ExcerptLen bytes of b as valid UTF-8 with
-// surrounding space trimmed, for error messages.
+// Excerpt returns at most ExcerptLen bytes of b as valid UTF-8 (invalid
+// bytes replaced), with surrounding space trimmed, for error messages.
 func Excerpt(b []byte) string {
 	if len(b) > ExcerptLen {
 		b = b[:ExcerptLen]
-		for len(b) > 0 && !utf8.Valid(b) { // do not cut a rune in half
-			b = b[:len(b)-1]
-		}
 	}
-	return strings.ToValidUTF8(strings.TrimSpace(string(b)), "\uFFFD")
+	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	for len(s) > ExcerptLen { // replacements are 3 bytes wide
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // ResponseError reads a short excerpt of resp's body, closes it, and returns
