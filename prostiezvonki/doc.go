@@ -1,4 +1,91 @@
 // Package prostiezvonki is the pbxkit provider for the Prostie Zvonki
-// server-to-server integration: makecall, JSON notifications and smart
-// transfer.
+// (Простые звонки, Vedisoft) server-to-server integration: click-to-call
+// through makecall, the JSON notifications Prostie Zvonki posts to the CRM,
+// and smart transfer ("умный перевод") to the client's responsible manager.
+//
+// The protocol is the ITooLabs/MegaFon "CRM REST API" family (cmd, crm_token,
+// /crmapi/v1/makecall with X-API-KEY), which MegaFon, Gravitel, Dom.ru and
+// others resell; this package reads the family's wider vocabulary too (more
+// event types and history statuses, form-encoded bodies, cmd=rating,
+// contact_name), so it also serves as a receiver for those PBXs.
+//
+// # Two directions
+//
+// The CRM calls Prostie Zvonki: [Client.MakeCall] (a [pbx.Caller]) posts
+// {"user":"100","phone":"89991234567"} to
+// https://interaction.prostiezvonki.ru/httpapiinteg/crmapi/v1/makecall with
+// the "Токен Простых Звонков" ([Config.APIKey]) in X-API-KEY. It is never
+// retried once it may have reached the service, since that would ring the
+// employee twice. [UserMessage] turns its errors into the text the spec
+// wants shown to the user.
+//
+// Prostie Zvonki calls the CRM: [Client.WebhookHandler] serves the POSTs it
+// sends to the "Адрес опубликованного расширения", each carrying the "Токен
+// 1С" ([Config.CRMToken]) as crm_token:
+//
+//	{"cmd": "event", "type": "INCOMING", "direction": "in", "user": "100", "ext": "100",
+//	 "phone": "89991234567", "diversion": "3333333", "callid": "1659685427407907141", "crm_token": "token123"}
+//
+// cmd=event becomes a [pbx.CallEvent] (INCOMING/OUTGOING ringing, ACCEPTED
+// answered, COMPLETED/CANCELLED leg ended, TRANSFERRED), cmd=history a
+// [pbx.EventCallEnded] with the outcome, times, duration and recording link,
+// and cmd=contact a [pbx.RouteQuery] whose answer is
+// {"responsible":"<extension>"}. See [Client.WebhookHandler] for the details
+// and the error answers.
+//
+// Prostie Zvonki has no recording, employee or call-history API: a Client
+// implements [pbx.Provider] and [pbx.Caller] only. Recording links arrive in
+// cmd=history and can be downloaded with a plain GET.
+//
+// # Opening by DSN
+//
+// Importing the package registers the provider "prostiezvonki" with
+// [provider.Open]:
+//
+//	prostiezvonki://:APIKEY@HOST/?crm_token=T
+//
+// where:
+//
+//   - APIKEY, the password part (the user part stays empty), is the
+//     "Токен Простых Звонков" ([Config.APIKey]); %-escape special characters;
+//   - HOST[/PATH] is the API host: the API root becomes https://HOST/PATH,
+//     PATH defaulting to /httpapiinteg. With no host the root is
+//     [DefaultBaseURL];
+//   - crm_token is the "Токен 1С" ([Config.CRMToken]);
+//   - base_url, optional, replaces the whole API root, for example a fake's
+//     http://127.0.0.1:PORT/httpapiinteg;
+//   - route_timeout, optional, is [Config.RouteTimeout] as a Go duration
+//     ("1500ms").
+//
+// Either the API key or crm_token may be left out by a program that only
+// receives notifications or only places calls; unknown parameters are an
+// error. So the shortest DSN is
+//
+//	prostiezvonki://:APIKEY@/?crm_token=T
+//
+// # Uncertain points
+//
+// No public documentation of the Prostie Zvonki HTTP API exists beyond the
+// integration spec this package was built from, whose examples are not fully
+// consistent. Where they leave a question open the package reads tolerantly:
+//
+//   - the call id arrives as "callid" or "call_id";
+//   - start/end such as "20230908T015640" carry no zone: they are read in
+//     [Config.Location] (Europe/Moscow by default); a trailing Z (the
+//     ITooLabs form) means UTC, and RFC 3339 is accepted. A time that cannot
+//     be read is left zero, its text kept in [Notification]. (The spec's
+//     example pairs 01:56:40 with a Unix time of 13:56:40 UTC, which hints at
+//     UTC on a 12-hour clock; check live traffic before relying on the hour);
+//   - duration is the call's whole length (in the spec's example end - start,
+//     ringing included): CallEvent.Duration is duration - wait when the
+//     family's "wait" field comes, else the whole duration, and zero for a
+//     call nobody answered;
+//   - status is compared case-insensitively;
+//   - the makecall success body is not documented: any 2xx without an error
+//     in its JSON is success;
+//   - whether Prostie Zvonki redelivers after a 5xx, and how long it waits
+//     for a contact answer, are not documented.
+//
+// The fake service in package pztest plays the spec's call flows against a
+// webhook and answers makecall, for tests and demos without an account.
 package prostiezvonki

@@ -1,0 +1,409 @@
+package prostiezvonki
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/phone"
+	"github.com/pbxkit/pbxkit/provider"
+)
+
+// Name is the provider's registry name and DSN scheme.
+const Name = "prostiezvonki"
+
+// DefaultBaseURL is where the Prostie Zvonki CRM API lives; makecall is
+// DefaultBaseURL + "/crmapi/v1/makecall".
+const DefaultBaseURL = "https://interaction.prostiezvonki.ru/httpapiinteg"
+
+// DefaultRouteTimeout bounds the router's answer to a smart-transfer
+// question when Config.RouteTimeout is zero. Prostie Zvonki documents no
+// timeout of its own; the caller hears ringing meanwhile.
+const DefaultRouteTimeout = 2 * time.Second
+
+// MakeCallTimeout bounds one MakeCall when ctx has no earlier deadline.
+const MakeCallTimeout = 10 * time.Second
+
+// maxAnswer caps an API answer read into memory.
+const maxAnswer = 64 << 10
+
+// Config configures a Client.
+type Config struct {
+	// APIKey is the "Токен Простых Звонков" from the Prostie Zvonki cabinet,
+	// sent as the X-API-KEY header of makecall. Needed only by MakeCall.
+	APIKey string
+	// CRMToken is the "Токен 1С": the secret Prostie Zvonki puts into every
+	// request it sends to the CRM (crm_token). Without it every webhook
+	// request is rejected.
+	CRMToken string
+	// BaseURL is the API root; default DefaultBaseURL. Point it at a fake
+	// (pztest.Server.URL) in tests.
+	BaseURL string
+	// Location is the zone of the vendor's zone-less times; default
+	// provider.DefaultLocation() (Europe/Moscow).
+	Location *time.Location
+	// HTTPClient sends the API requests; default provider.DefaultHTTPClient().
+	HTTPClient *http.Client
+	// Logger receives the debug journal of API and webhook requests and the
+	// errors of event handlers; default silent.
+	Logger *slog.Logger
+	// RouteTimeout bounds a smart-transfer routing question; default
+	// DefaultRouteTimeout.
+	RouteTimeout time.Duration
+}
+
+// String describes c with its secrets redacted, so printing a Config never
+// shows them.
+func (c Config) String() string {
+	return fmt.Sprintf("prostiezvonki.Config{APIKey:%s CRMToken:%s BaseURL:%q RouteTimeout:%v}",
+		redacted(c.APIKey), redacted(c.CRMToken), c.BaseURL, c.RouteTimeout)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+func redacted(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "xxxxx"
+}
+
+// Client is one Prostie Zvonki account: it places calls (pbx.Caller) and
+// serves the notifications Prostie Zvonki sends (pbx.Provider). It is safe
+// for concurrent use.
+//
+// Prostie Zvonki has no recording, employee list or call history API, so a
+// Client implements none of pbx.RecordingFetcher, pbx.SubscriberLister and
+// pbx.HistoryExporter: recording links arrive with cmd=history.
+type Client struct {
+	cfg         Config
+	api         *provider.Client
+	logger      *slog.Logger
+	makecallURL string
+}
+
+// The capabilities a Client has.
+var (
+	_ pbx.Provider = (*Client)(nil)
+	_ pbx.Caller   = (*Client)(nil)
+)
+
+// New returns a Client for cfg. It fails only for an unusable BaseURL.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		// The URL is not quoted: it might carry credentials.
+		return nil, errors.New("prostiezvonki: Config.BaseURL must be an absolute http or https URL without user info")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	cfg.BaseURL = strings.TrimRight(u.String(), "/")
+	if cfg.Location == nil {
+		cfg.Location = provider.DefaultLocation()
+	}
+	if cfg.RouteTimeout <= 0 {
+		cfg.RouteTimeout = DefaultRouteTimeout
+	}
+	c := &Client{
+		cfg:         cfg,
+		makecallURL: cfg.BaseURL + "/crmapi/v1/makecall",
+		api:         provider.NewClient(provider.Options{Provider: Name, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger}),
+	}
+	c.logger = c.api.Logger()
+	return c, nil
+}
+
+// Name returns "prostiezvonki".
+func (c *Client) Name() string { return Name }
+
+// String describes the client without its secrets.
+func (c *Client) String() string { return "prostiezvonki.Client{BaseURL:" + c.cfg.BaseURL + "}" }
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
+// BaseURL returns the API root the client calls.
+func (c *Client) BaseURL() string { return c.cfg.BaseURL }
+
+// makeCallRequest is the makecall body: {"user":"100","phone":"89991234567"}.
+type makeCallRequest struct {
+	User  string `json:"user"`
+	Phone string `json:"phone"`
+}
+
+// MakeCall asks Prostie Zvonki to ring the employee req.Extension and
+// connect them with req.Phone (POST .../crmapi/v1/makecall with the
+// X-API-KEY header).
+//
+// The phone is sent as digits only. The form 8XXXXXXXXXX of the spec's own
+// example is kept as written; every other form is normalised by
+// phone.Normalize ("+7 (999) 123-45-67" gives "79991234567"). Which form
+// Prostie Zvonki prefers is not documented; both are Russian dialling forms.
+//
+// MakeCall rings a phone, so it is never retried once the request may have
+// reached the service. It gives up after MakeCallTimeout unless ctx ends
+// earlier. A 4xx/5xx answer, or a 2xx whose JSON reports an error, gives a
+// *provider.APIError with the service's text in Message; [UserMessage]
+// turns any error into the text the spec wants shown to the user. The
+// CallResult carries the call id when the answer has one (callid, call_id
+// or uuid, as the ITooLabs family answers); Prostie Zvonki's success body
+// is not documented, and any 2xx without an error counts as success.
+func (c *Client) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallResult, error) {
+	const op = "makecall"
+	if c.cfg.APIKey == "" {
+		return pbx.CallResult{}, errors.New("prostiezvonki: makecall: Config.APIKey is empty")
+	}
+	ext := strings.TrimSpace(req.Extension)
+	if ext == "" {
+		return pbx.CallResult{}, errors.New("prostiezvonki: makecall: no extension to ring")
+	}
+	num, ok := dialNumber(req.Phone)
+	if !ok {
+		return pbx.CallResult{}, fmt.Errorf("prostiezvonki: makecall: %.40q is not a telephone number", req.Phone)
+	}
+	body, err := json.Marshal(makeCallRequest{User: ext, Phone: num})
+	if err != nil {
+		return pbx.CallResult{}, fmt.Errorf("prostiezvonki: makecall: %w", err)
+	}
+	if _, has := ctx.Deadline(); !has {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, MakeCallTimeout)
+		defer cancel()
+	}
+	h := http.Header{}
+	h.Set("X-API-KEY", c.cfg.APIKey)
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json")
+	resp, err := c.api.Do(ctx, provider.Request{
+		Operation: op,
+		Policy:    provider.PolicyAction,
+		Method:    http.MethodPost,
+		URL:       c.makecallURL,
+		Header:    h,
+		Body:      body,
+	})
+	if err != nil {
+		return pbx.CallResult{}, err
+	}
+	b, err := provider.ReadResponse(Name, op, resp, maxAnswer)
+	if err != nil {
+		return pbx.CallResult{}, err
+	}
+	a := parseAnswer(b)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || a.failed {
+		e := &provider.APIError{Provider: Name, Operation: op, StatusCode: resp.StatusCode, Message: a.text, Body: provider.Excerpt(b)}
+		if looksLikeAuthError(a.text) {
+			e.Err = provider.ErrUnauthorized
+		}
+		if e.Message == "" && e.StatusCode >= 200 && e.StatusCode <= 299 {
+			e.Message = "unexpected answer"
+		}
+		return pbx.CallResult{}, e
+	}
+	return pbx.CallResult{CallID: a.callID}, nil
+}
+
+// dialNumber returns the digits to send for s, or false when s is not a
+// telephone number.
+func dialNumber(s string) (string, bool) {
+	n := phone.Normalize(s)
+	if n == "" {
+		return "", false
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return "", false
+		}
+	}
+	if len(n) == 11 && n[0] == '7' && !strings.Contains(s, "+") {
+		if i := strings.IndexAny(s, "0123456789"); i >= 0 && s[i] == '8' {
+			return "8" + n[1:], true // the spec's own form, 89991234567
+		}
+	}
+	return n, true
+}
+
+// answer is what parseAnswer found in an API answer.
+type answer struct {
+	callID string
+	text   string // the service's error text, or ""
+	failed bool   // a 2xx body that nevertheless reports an error
+}
+
+// parseAnswer reads an API answer body. Prostie Zvonki's bodies are not
+// documented beyond "400/500 are errors": {"error":"..."} is read as in the
+// ITooLabs family, and also "errors" (a string, a list, or objects with a
+// message) and "message". {"result":"ok"} (what known integrations check)
+// and {"callid":"..."} (what the family answers) are success; a "result"
+// other than ok/success/true, or a non-empty error, is a failure even in a
+// 200. An HTML page (a wrong base URL reaching a portal) is a failure too.
+func parseAnswer(b []byte) answer {
+	b = bytes.TrimSpace(b)
+	var a answer
+	switch {
+	case len(b) == 0:
+		return a
+	case b[0] == '<':
+		a.failed = true
+		a.text = "unexpected HTML answer (is the base URL right?)"
+		return a
+	case b[0] != '{':
+		// Plain text: an error text on a 4xx/5xx, ignored on a 2xx.
+		a.text = excerpt(string(b))
+		return a
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		a.text = excerpt(string(b))
+		return a
+	}
+	for _, k := range [...]string{"callid", "call_id", "uuid"} {
+		if s, ok := scalarText(m[k]); ok && s != "" {
+			a.callID = s
+			break
+		}
+	}
+	errText := joinNonEmpty(errorText(m["error"]), errorText(m["errors"]))
+	msg := errorText(m["message"])
+	result, _ := scalarText(m["result"])
+	result = strings.TrimSpace(result)
+	resultOK := true
+	switch strings.ToLower(result) {
+	case "", "ok", "success", "true", "1": // "" also when absent or null
+	default:
+		resultOK = false
+	}
+	switch {
+	case errText != "":
+		a.failed, a.text = true, errText
+	case !resultOK:
+		a.failed = true
+		a.text = msg
+		if a.text == "" {
+			a.text = "result " + result
+		}
+	default:
+		a.text = msg // shown only when the status says error
+	}
+	a.text = excerpt(a.text)
+	return a
+}
+
+// errorText flattens an error value: a string, a number, a list of them,
+// or an object with a message/error/text/description.
+func errorText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '[':
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil {
+			return ""
+		}
+		parts := make([]string, 0, len(list))
+		for _, item := range list {
+			parts = append(parts, errorText(item))
+		}
+		return joinNonEmpty(parts...)
+	case '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return ""
+		}
+		for _, k := range [...]string{"message", "error", "text", "description", "detail"} {
+			if s := errorText(m[k]); s != "" {
+				return s
+			}
+		}
+		return excerpt(compactJSON(raw))
+	case 'f', 'n': // false, null: no error
+		return ""
+	}
+	s, _ := scalarText(raw)
+	if s = strings.TrimSpace(s); s == "0" { // "error": 0 means none
+		return ""
+	}
+	return s
+}
+
+// excerpt is provider.Excerpt held to ExcerptLen bytes: Excerpt replaces
+// invalid UTF-8 after cutting, which can make its result a little longer.
+func excerpt(s string) string {
+	out := provider.Excerpt([]byte(s))
+	if len(out) <= provider.ExcerptLen {
+		return out
+	}
+	cut := provider.ExcerptLen
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return out[:cut]
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// looksLikeAuthError reports whether a vendor text rejects the credentials.
+// The ITooLabs family answers a bad key with a 401, but one deployment
+// answered "Empty token" in another status, so the text is checked too.
+func looksLikeAuthError(text string) bool {
+	t := strings.ToLower(text)
+	for _, w := range [...]string{"token", "api key", "api-key", "apikey", "unauthorized", "unauthorised", "токен", "ключ", "авториз"} {
+		if strings.Contains(t, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// UserMessage returns the text the Prostie Zvonki spec asks to show the user
+// when a request to the service fails:
+//
+//	При выполнении запроса к Простым звонкам произошла ошибка: [текст полученной ошибки]. Пожалуйста, обратитесь в поддержку Простых звонков.
+//
+// The error text is the service's own (APIError.Message), else the body
+// excerpt, else the HTTP status text; for other errors, err.Error() (which
+// never holds a secret). A nil err gives "".
+func UserMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var text string
+	var ae *provider.APIError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.Message != "":
+			text = ae.Message
+		case ae.Body != "":
+			text = ae.Body
+		default:
+			text = fmt.Sprintf("HTTP %d %s", ae.StatusCode, http.StatusText(ae.StatusCode))
+		}
+	} else {
+		text = err.Error()
+	}
+	text = strings.TrimRight(strings.TrimSpace(text), ".")
+	return "При выполнении запроса к Простым звонкам произошла ошибка: " + text +
+		". Пожалуйста, обратитесь в поддержку Простых звонков."
+}
