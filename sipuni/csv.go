@@ -1,0 +1,619 @@
+package sipuni
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/phone"
+	"github.com/pbxkit/pbxkit/provider"
+)
+
+// StatisticsRow is one call of a statistic/export CSV. Columns are mapped by
+// their Russian header names, old and new spellings alike ("Длительность
+// звонка" and "Длительность звонка, сек"); a column the export does not
+// carry leaves its field zero, and columns this package does not know land
+// in Extra.
+type StatisticsRow struct {
+	// Type is "Тип": "Входящий", "Исходящий" or "Внутренний" (older
+	// exports write them in lower case).
+	Type string `json:"type,omitempty"`
+	// Status is "Статус", such as "отвечен" or "не отвечен".
+	Status string `json:"status,omitempty"`
+	// Time is "Время", read in the client's Location (the account's scheme
+	// zone).
+	Time time.Time `json:"time,omitzero"`
+	// TreeID is "ID схемы звонка" (showTreeId=1).
+	TreeID string `json:"tree_id,omitempty"`
+	// Tree is "Схема", the call scheme's name.
+	Tree string `json:"tree,omitempty"`
+	// OutgoingLine is "Исходящая линия" (outgoingLine=1).
+	OutgoingLine string `json:"outgoing_line,omitempty"`
+	// From is "Откуда" and To is "Куда".
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Ringed is "Кому звонили" (numbersRinged=1).
+	Ringed string `json:"ringed,omitempty"`
+	// Involved is "Кто разговаривал" (numbersInvolved=1).
+	Involved string `json:"involved,omitempty"`
+	// AnsweredBy is "Кто ответил"; with names=1 it reads "201 (Иван
+	// Петров)".
+	AnsweredBy string `json:"answered_by,omitempty"`
+	// CallDuration is "Длительность звонка" ("Продолжительность звонка"
+	// in old exports), TalkDuration "Длительность разговора", AnswerDelay
+	// "Время ответа".
+	CallDuration time.Duration `json:"call_duration,omitzero"`
+	TalkDuration time.Duration `json:"talk_duration,omitzero"`
+	AnswerDelay  time.Duration `json:"answer_delay,omitzero"`
+	// Rating is "Оценка".
+	Rating string `json:"rating,omitempty"`
+	// RecordID is "ID записи", shaped like the events' call_id
+	// ("1444311063.117599"); Record fetches the recording by it.
+	RecordID string `json:"record_id,omitempty"`
+	// Label is "Метка" and Tags "Теги".
+	Label string `json:"label,omitempty"`
+	Tags  string `json:"tags,omitempty"`
+	// HangupInitiator is "Инициатор завершения звонка" (hangupinitor=1).
+	HangupInitiator string `json:"hangup_initiator,omitempty"`
+	// OrderID is "ID заказа звонка", the callback order.
+	OrderID string `json:"order_id,omitempty"`
+	// RecordExists is "Запись существует"; HasRecordColumn says whether
+	// the export carried that column at all.
+	RecordExists    bool `json:"record_exists,omitempty"`
+	HasRecordColumn bool `json:"-"`
+	// NewClient is "Новый клиент".
+	NewClient bool `json:"new_client,omitempty"`
+	// CallbackState and CallbackTime are "Состояние перезвона" and "Время
+	// перезвона", as written.
+	CallbackState string `json:"callback_state,omitempty"`
+	CallbackTime  string `json:"callback_time,omitempty"`
+	// CRMInfo and CRMResponsible are "Информация из CRM" and "Ответственный
+	// из CRM".
+	CRMInfo        string `json:"crm_info,omitempty"`
+	CRMResponsible string `json:"crm_responsible,omitempty"`
+	// Extra holds the columns this package does not know, by header name.
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+type column uint8
+
+const (
+	colUnknown column = iota
+	colType
+	colStatus
+	colTime
+	colTreeID
+	colTree
+	colOutgoingLine
+	colFrom
+	colTo
+	colRinged
+	colInvolved
+	colAnsweredBy
+	colCallDuration
+	colTalkDuration
+	colAnswerDelay
+	colRating
+	colRecordID
+	colLabel
+	colTags
+	colHangupInitiator
+	colOrderID
+	colRecordExists
+	colNewClient
+	colCallbackState
+	colCallbackTime
+	colCRMInfo
+	colCRMResponsible
+)
+
+var statColumns = map[string]column{
+	"тип":                 colType,
+	"статус":              colStatus,
+	"время":               colTime,
+	"id схемы звонка":     colTreeID,
+	"схема":               colTree,
+	"исходящая линия":     colOutgoingLine,
+	"откуда":              colFrom,
+	"куда":                colTo,
+	"кому звонили":        colRinged,
+	"кто разговаривал":    colInvolved,
+	"кто ответил":         colAnsweredBy,
+	"длительность звонка": colCallDuration,
+	"продолжительность звонка":    colCallDuration,
+	"длительность разговора":      colTalkDuration,
+	"продолжительность разговора": colTalkDuration,
+	"время ответа":                colAnswerDelay,
+	"оценка":                      colRating,
+	"id записи":                   colRecordID,
+	"метка":                       colLabel,
+	"теги":                        colTags,
+	"инициатор завершения звонка": colHangupInitiator,
+	"id заказа звонка":            colOrderID,
+	"запись существует":           colRecordExists,
+	"новый клиент":                colNewClient,
+	"состояние перезвона":         colCallbackState,
+	"время перезвона":             colCallbackTime,
+	"информация из crm":           colCRMInfo,
+	"ответственный из crm":        colCRMResponsible,
+}
+
+// headerKey normalises a header name: no BOM, trimmed, lower case, "ё" as
+// "е", and without a unit suffix such as ", сек" or " (сек)".
+func headerKey(h string) string {
+	h = strings.TrimPrefix(h, "\uFEFF")
+	if i := strings.IndexByte(h, ','); i >= 0 {
+		h = h[:i]
+	}
+	if i := strings.IndexByte(h, '('); i > 0 {
+		h = h[:i]
+	}
+	h = strings.ToLower(strings.TrimSpace(h))
+	return strings.ReplaceAll(h, "ё", "е")
+}
+
+// ErrNotStatistics is matched by the error for a body that is not a
+// statistics CSV (no known column in its first line).
+var ErrNotStatistics = errors.New("sipuni: not a statistics CSV")
+
+// StatisticsReader reads a statistic/export CSV one row at a time, without
+// holding the whole export in memory. The CSV is ";"-separated, may start
+// with a UTF-8 BOM, and its columns are mapped by header name.
+type StatisticsReader struct {
+	r      *csv.Reader
+	loc    *time.Location
+	header []string
+	cols   []column
+	hasRec bool
+	err    error
+}
+
+// NewStatisticsReader returns a reader of the statistics CSV in r whose
+// local times are in loc (nil means Europe/Moscow).
+func NewStatisticsReader(r io.Reader, loc *time.Location) *StatisticsReader {
+	if loc == nil {
+		loc = provider.DefaultLocation()
+	}
+	cr := csv.NewReader(r)
+	cr.Comma = ';'
+	cr.LazyQuotes = true
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	return &StatisticsReader{r: cr, loc: loc}
+}
+
+// Header returns the header row, once the first Next has read it.
+func (s *StatisticsReader) Header() []string { return s.header }
+
+// Next returns the next row, or io.EOF after the last one. A body with no
+// rows (not even a header) gives io.EOF at once. Any other error is final.
+func (s *StatisticsReader) Next() (StatisticsRow, error) {
+	if s.err != nil {
+		return StatisticsRow{}, s.err
+	}
+	if s.header == nil {
+		if err := s.readHeader(); err != nil {
+			s.err = err
+			return StatisticsRow{}, err
+		}
+	}
+	rec, err := s.r.Read()
+	if err != nil {
+		s.err = s.wrap(err)
+		return StatisticsRow{}, s.err
+	}
+	row, err := s.row(rec)
+	if err != nil {
+		s.err = err
+	}
+	return row, err
+}
+
+func (s *StatisticsReader) wrap(err error) error {
+	if err == io.EOF {
+		return io.EOF
+	}
+	return fmt.Errorf("sipuni: reading statistics CSV: %w", err)
+}
+
+func (s *StatisticsReader) readHeader() error {
+	rec, err := s.r.Read()
+	if err != nil {
+		return s.wrap(err)
+	}
+	s.header = make([]string, len(rec))
+	s.cols = make([]column, len(rec))
+	known := false
+	for i, h := range rec {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF"))
+		s.header[i] = h
+		c := statColumns[headerKey(h)]
+		s.cols[i] = c
+		switch c {
+		case colTime, colType, colRecordID, colStatus:
+			known = true
+		case colRecordExists:
+			s.hasRec = true
+		}
+	}
+	if !known {
+		return fmt.Errorf("%w: first line %q", ErrNotStatistics, provider.Excerpt([]byte(strings.Join(rec, ";"))))
+	}
+	return nil
+}
+
+func (s *StatisticsReader) row(rec []string) (StatisticsRow, error) {
+	line, _ := s.r.FieldPos(0)
+	if len(rec) > len(s.cols) {
+		// A trailing ";" gives empty extra fields: harmless. Anything else
+		// means a ";" inside a field shifted the columns (send
+		// IgnoreSpecChar).
+		for _, f := range rec[len(s.cols):] {
+			if strings.TrimSpace(f) != "" {
+				return StatisticsRow{}, fmt.Errorf("sipuni: statistics CSV line %d has %d fields, the header %d (a \";\" inside a field? export with IgnoreSpecChar)",
+					line, len(rec), len(s.cols))
+			}
+		}
+	}
+	r := StatisticsRow{HasRecordColumn: s.hasRec}
+	for i, v := range rec {
+		if i >= len(s.cols) {
+			break
+		}
+		v = strings.TrimSpace(v)
+		var err error
+		switch s.cols[i] {
+		case colType:
+			r.Type = v
+		case colStatus:
+			r.Status = v
+		case colTime:
+			r.Time, err = parseStatTime(v, s.loc)
+		case colTreeID:
+			r.TreeID = v
+		case colTree:
+			r.Tree = v
+		case colOutgoingLine:
+			r.OutgoingLine = v
+		case colFrom:
+			r.From = v
+		case colTo:
+			r.To = v
+		case colRinged:
+			r.Ringed = v
+		case colInvolved:
+			r.Involved = v
+		case colAnsweredBy:
+			r.AnsweredBy = v
+		case colCallDuration:
+			r.CallDuration, err = parseSeconds(v)
+		case colTalkDuration:
+			r.TalkDuration, err = parseSeconds(v)
+		case colAnswerDelay:
+			r.AnswerDelay, err = parseSeconds(v)
+		case colRating:
+			r.Rating = v
+		case colRecordID:
+			r.RecordID = v
+		case colLabel:
+			r.Label = v
+		case colTags:
+			r.Tags = v
+		case colHangupInitiator:
+			r.HangupInitiator = v
+		case colOrderID:
+			r.OrderID = v
+		case colRecordExists:
+			r.RecordExists, err = parseFlag(v)
+		case colNewClient:
+			r.NewClient, err = parseFlag(v)
+		case colCallbackState:
+			r.CallbackState = v
+		case colCallbackTime:
+			r.CallbackTime = v
+		case colCRMInfo:
+			r.CRMInfo = v
+		case colCRMResponsible:
+			r.CRMResponsible = v
+		default:
+			if r.Extra == nil {
+				r.Extra = make(map[string]string)
+			}
+			r.Extra[s.header[i]] = v
+		}
+		if err != nil {
+			return StatisticsRow{}, fmt.Errorf("sipuni: statistics CSV line %d, column %q: %w", line, s.header[i], err)
+		}
+	}
+	return r, nil
+}
+
+// ParseStatistics reads a whole statistics CSV; see StatisticsReader.
+func ParseStatistics(r io.Reader, loc *time.Location) ([]StatisticsRow, error) {
+	sr := NewStatisticsReader(r, loc)
+	var rows []StatisticsRow
+	for {
+		row, err := sr.Next()
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+}
+
+var statTimeLayouts = [...]string{"02.01.2006 15:04:05", "02.01.2006 15:04", "2006-01-02 15:04:05", "02.01.2006"}
+
+// parseStatTime reads "DD.MM.YYYY HH:MM:SS" (tolerating a missing seconds
+// part and ISO dates) in loc; "" is the zero time.
+func parseStatTime(v string, loc *time.Location) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, l := range statTimeLayouts {
+		if t, err := time.ParseInLocation(l, v, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time (want DD.MM.YYYY HH:MM:SS): %.40q", v)
+}
+
+// maxSeconds bounds durations: nothing a PBX logs lasts 30 years.
+const maxSeconds = 1 << 30
+
+// parseSeconds reads integer seconds ("95"), tolerating "H:MM:SS" and
+// "MM:SS"; "" is 0.
+func parseSeconds(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	var total int64
+	parts := strings.Split(v, ":")
+	if len(parts) > 3 {
+		return 0, fmt.Errorf("not a duration: %.40q", v)
+	}
+	for _, p := range parts {
+		n, err := provider.ParseInt(p)
+		if err != nil || n < 0 || n > maxSeconds || (len(parts) > 1 && strings.TrimSpace(p) == "") {
+			return 0, fmt.Errorf("not a duration in seconds: %.40q", v)
+		}
+		total = total*60 + n
+	}
+	if total > maxSeconds {
+		return 0, fmt.Errorf("duration out of range: %.40q", v)
+	}
+	return time.Duration(total) * time.Second, nil
+}
+
+func parseFlag(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "да":
+		return true, nil
+	case "нет":
+		return false, nil
+	}
+	return provider.ParseBool(v)
+}
+
+// Direction reads Type: Входящий, Исходящий, Внутренний in any case.
+func (r StatisticsRow) Direction() pbx.Direction {
+	t := strings.ToLower(r.Type)
+	switch {
+	case strings.Contains(t, "вход"):
+		return pbx.Inbound
+	case strings.Contains(t, "исход"):
+		return pbx.Outbound
+	case strings.Contains(t, "внутр"):
+		return pbx.Internal
+	}
+	return pbx.DirectionUnknown
+}
+
+// Outcome reads Status by substring, in any case: "не отвечен" and
+// "пропущен" are missed, "отвечен" and "принят" answered, "занят" busy,
+// "отмен" cancelled. Only "отвечен"/"не отвечен" are seen in a real sample;
+// the other words are what parsers in the wild accept.
+func (r StatisticsRow) Outcome() pbx.Outcome {
+	s := strings.ReplaceAll(strings.ToLower(r.Status), "ё", "е")
+	switch {
+	case strings.Contains(s, "не отвеч"), strings.Contains(s, "неотвеч"), strings.Contains(s, "пропущ"), strings.Contains(s, "не принят"):
+		return pbx.OutcomeMissed
+	case strings.Contains(s, "занят"):
+		return pbx.OutcomeBusy
+	case strings.Contains(s, "отмен"):
+		return pbx.OutcomeCancelled
+	case strings.Contains(s, "отвеч"), strings.Contains(s, "принят"):
+		return pbx.OutcomeAnswered
+	case strings.Contains(s, "ошибк"), strings.Contains(s, "недоступ"):
+		return pbx.OutcomeFailed
+	}
+	return pbx.OutcomeUnknown
+}
+
+// CallRecord maps the row to the neutral form: CallID is the recording id
+// (the events' call_id shape), Phone the external party (From for inbound,
+// To otherwise), Line the called company number for inbound calls and the
+// outgoing line (when exported) for outbound ones, Extension the first
+// number of AnsweredBy for inbound calls and of From for outbound ones,
+// Duration the talk time when exported, else the call's length. Raw is the
+// row.
+func (r StatisticsRow) CallRecord() pbx.CallRecord {
+	dir := r.Direction()
+	rec := pbx.CallRecord{
+		CallID:       r.RecordID,
+		Direction:    dir,
+		StartedAt:    r.Time,
+		Duration:     r.TalkDuration,
+		Outcome:      r.Outcome(),
+		HasRecording: r.RecordExists || (!r.HasRecordColumn && r.RecordID != ""),
+		Raw:          r,
+	}
+	if rec.Duration == 0 {
+		rec.Duration = r.CallDuration
+	}
+	switch dir {
+	case pbx.Inbound:
+		rec.Phone = phone.Normalize(leadingNumber(r.From))
+		rec.Line = phone.Normalize(leadingNumber(r.To))
+		rec.Extension = leadingNumber(r.AnsweredBy)
+	case pbx.Outbound:
+		rec.Phone = phone.Normalize(leadingNumber(r.To))
+		rec.Line = phone.Normalize(leadingNumber(r.OutgoingLine))
+		rec.Extension = leadingNumber(r.From)
+	case pbx.Internal:
+		rec.Extension = leadingNumber(r.From)
+	}
+	return rec
+}
+
+// leadingNumber returns the number at the start of s: "201 (Иван Петров)"
+// gives "201", "+7 903 123-45-67" stays as it is for phone.Normalize, and
+// text that starts with no digit or "+" gives "".
+func leadingNumber(s string) string {
+	s = strings.TrimSpace(s)
+	end := 0
+scan:
+	for end < len(s) {
+		switch c := s[end]; {
+		case (c >= '0' && c <= '9') || c == '+' || c == '-' || c == ')' || c == ' ':
+			end++
+		case c == '(' && end+1 < len(s) && s[end+1] >= '0' && s[end+1] <= '9':
+			end++ // "+7 (903) ...", not "201 (Иван Петров)"
+		default:
+			break scan
+		}
+	}
+	n := strings.TrimSpace(s[:end])
+	if strings.IndexFunc(n, func(r rune) bool { return r >= '0' && r <= '9' }) < 0 {
+		return ""
+	}
+	return n
+}
+
+// Operator is one employee of statistic/operators. The CSV's columns are not
+// documented (one client reads Login, Name, Status, Call state; another
+// extension, name, status): they are mapped by header name in English or
+// Russian, and every column is kept in Fields.
+type Operator struct {
+	// Login is the "Login" column, as written.
+	Login string `json:"login,omitempty"`
+	// Extension is the short internal number: an extension column when
+	// there is one, else Login when it is a short number (1 to 5 digits).
+	Extension string `json:"extension,omitempty"`
+	// Name is the employee's name.
+	Name string `json:"name,omitempty"`
+	// Status is the presence status, as written.
+	Status string `json:"status,omitempty"`
+	// CallState is the "Call state" column, as written.
+	CallState string `json:"call_state,omitempty"`
+	// Fields holds every column by header name.
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+type opColumn uint8
+
+const (
+	opOther opColumn = iota
+	opLogin
+	opExtension
+	opName
+	opStatus
+	opCallState
+)
+
+var operatorColumns = map[string]opColumn{
+	"login": opLogin, "логин": opLogin, "sip": opLogin, "sip login": opLogin, "sip-логин": opLogin,
+	"extension": opExtension, "ext": opExtension, "short number": opExtension, "shortnum": opExtension,
+	"sipnumber": opExtension, "внутренний номер": opExtension, "номер": opExtension,
+	"name": opName, "имя": opName, "сотрудник": opName, "фио": opName, "оператор": opName,
+	"status": opStatus, "статус": opStatus,
+	"call state": opCallState, "call status": opCallState, "состояние": opCallState, "состояние звонка": opCallState,
+}
+
+// positional is the column order assumed for a CSV without a header row.
+var (
+	positional     = []string{"Login", "Name", "Status", "Call state"}
+	positionalCols = []opColumn{opLogin, opName, opStatus, opCallState}
+)
+
+// ParseOperators reads a statistic/operators CSV (";"-separated, maybe with
+// a BOM). When the first line names no known column it is taken as data, in
+// the order Login, Name, Status, Call state.
+func ParseOperators(r io.Reader) ([]Operator, error) {
+	cr := csv.NewReader(r)
+	cr.Comma = ';'
+	cr.LazyQuotes = true
+	cr.FieldsPerRecord = -1
+	recs, err := cr.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("sipuni: reading operators CSV: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	header := make([]string, len(recs[0]))
+	cols := make([]opColumn, len(recs[0]))
+	known := false
+	for i, h := range recs[0] {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF"))
+		cols[i] = operatorColumns[headerKey(h)]
+		known = known || cols[i] != opOther
+	}
+	data := recs[1:]
+	if !known {
+		data = recs
+		recs[0][0] = strings.TrimPrefix(recs[0][0], "\uFEFF")
+		header = positional
+		cols = positionalCols
+	}
+	ops := make([]Operator, 0, len(data))
+	for _, rec := range data {
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		op := Operator{Fields: make(map[string]string, len(rec))}
+		for i, v := range rec {
+			v = strings.TrimSpace(v)
+			if i >= len(cols) {
+				if v != "" {
+					op.Fields["column "+strconv.Itoa(i+1)] = v
+				}
+				continue
+			}
+			op.Fields[header[i]] = v
+			switch cols[i] {
+			case opLogin:
+				op.Login = v
+			case opExtension:
+				op.Extension = v
+			case opName:
+				op.Name = v
+			case opStatus:
+				op.Status = v
+			case opCallState:
+				op.CallState = v
+			}
+		}
+		if op.Extension == "" && len(op.Login) <= 5 && allDigits(op.Login) {
+			op.Extension = op.Login
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+// firstLine returns b up to its first line break.
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
