@@ -163,6 +163,11 @@ type Request struct {
 	Header http.Header
 	// Body is sent as is on every attempt; nil for none.
 	Body []byte
+	// Final, when set, is asked about a response the read policy would
+	// retry (429, 5xx): returning true makes it final. A vendor whose
+	// credential rejections come as 5xx (Sipuni's "wrong hash" page) uses it
+	// so that a rejection is not sent again. It must not read the body.
+	Final func(*http.Response) bool
 }
 
 type reqState struct {
@@ -170,6 +175,7 @@ type reqState struct {
 	op       string
 	start    time.Time
 	attempts int
+	final    func(*http.Response) bool
 }
 
 type stateKey struct{}
@@ -202,7 +208,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 			method = http.MethodPost
 		}
 	}
-	st := &reqState{c: c, op: r.Operation, start: time.Now()}
+	st := &reqState{c: c, op: r.Operation, start: time.Now(), final: r.Final}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	var body any
 	if r.Body != nil {
@@ -294,6 +300,9 @@ func (c *Client) checkRead(ctx context.Context, resp *http.Response, err error) 
 	} else {
 		status = resp.StatusCode
 		retry = status == http.StatusTooManyRequests || (status >= 500 && status != http.StatusNotImplemented)
+		if retry && st.final != nil && st.final(resp) {
+			retry = false
+		}
 	}
 	if !retry {
 		return false, nil

@@ -328,3 +328,16 @@ func TestExcerptStaysWithinBoundOnInvalidUTF8(t *testing.T) {
 	}
 	assert.Equal(t, "ok", Excerpt([]byte("  ok  ")))
 }
+
+func TestFinalStopsReadRetries(t *testing.T) {
+	srv := newFaultServer(t, func(_ int32, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(500)
+	})
+	c := testClient(t, nil, nil)
+	resp, err := c.Do(context.Background(), Request{Operation: "get", URL: srv.URL,
+		Final: func(r *http.Response) bool { return strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") }})
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, int32(1), srv.hits.Load())
+}

@@ -183,7 +183,14 @@ func (c *Client) post(ctx context.Context, method string, policy provider.Policy
 		URL:       c.base + method,
 		Header:    formHeader,
 		Body:      []byte(v.Encode()),
+		Final:     isHTML,
 	})
+}
+
+// isHTML reports whether resp is an HTML page: Sipuni's answer to a bad hash
+// or account, usually with HTTP 500, which sending again cannot fix.
+func isHTML(resp *http.Response) bool {
+	return strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/html")
 }
 
 // badHash is the text of Sipuni's signature rejection.

@@ -322,6 +322,12 @@ func TestE2EWrongSecret(t *testing.T) {
 	assert.Equal(t, 500, ae.StatusCode)
 	assert.ErrorIs(t, err, provider.ErrUnauthorized)
 	assert.Len(t, srv500.Requests(), 1)
+
+	// A read rejected the same way is not retried either: resending cannot
+	// fix a bad hash.
+	_, err = c.Subscribers(ctx)
+	assert.ErrorIs(t, err, provider.ErrUnauthorized)
+	assert.Len(t, srv500.Requests(), 2)
 }
 
 func TestOpenDSN(t *testing.T) {
