@@ -1,3 +1,150 @@
-// Package rostelecom is the pbxkit provider for Rostelecom Cloud PBX (ВАТС):
-// request signing, API methods, notifications and dynamic routing.
+// Package rostelecom is the pbxkit provider for Rostelecom Cloud PBX (ВАТС,
+// «Виртуальная/Облачная АТС»): its Integration API («Интеграционный API»)
+// with request signing, the notifications the PBX sends to your server, and
+// dynamic routing of incoming calls.
+//
+// A [Client] is one PBX domain. It implements [pbx.Provider] (Name
+// "rostelecom"), [pbx.Caller] (call_back), [pbx.RecordingFetcher]
+// (get_record), [pbx.SubscriberLister] (users_info) and
+// [pbx.HistoryExporter] (domain_call_history and download_call_history), and
+// offers each API method with typed requests and answers: [Client.CallBack],
+// [Client.CallInfo], [Client.GetRecord], [Client.UsersInfo],
+// [Client.OrderCallHistory], [Client.DownloadCallHistory].
+//
+// # Setting up the domain
+//
+// In the domain's personal cabinet the administrator switches on the
+// Integration API and copies two values: «Уникальный код идентификации»
+// (Config.ClientID, sent as X-Client-ID) and «Уникальный ключ для подписи»
+// (Config.SignKey, the signing secret, never sent). Also there:
+//
+//   - «Адрес внешней системы», the external-system address: the URL where
+//     you mount [Client.WebhookHandler]; the PBX appends call_events,
+//     get_number_info or history_file_completed to it. Each notification
+//     must be switched on. A domain has one such address.
+//   - «Белый список IP-адресов»: API requests are accepted only from listed
+//     addresses, so list your server's egress IP.
+//   - The API's certificate chains to the Russian Trusted CA («Минцифры»),
+//     missing from most trust stores: give Config.HTTPClient a transport
+//     that trusts it (or the certificate downloaded from the cabinet)
+//     instead of turning verification off.
+//
+// # Opening by DSN
+//
+//	import _ "github.com/pbxkit/pbxkit/rostelecom" // registers "rostelecom"
+//
+//	p, err := provider.Open("rostelecom://CLIENT_ID:SIGN_KEY@api.cloudpbx.rt.ru/?domain=DOMAIN")
+//
+// The host is the API host, reached over https (api-test.cloudpbx.rt.ru is
+// the test API, which answers with stubs). Special characters in the ID or
+// key must be %-escaped. Optional query parameters:
+//
+//   - base_url: the whole API base URL, overriding the host, such as
+//     http://127.0.0.1:34567 for a rostelecomtest server;
+//   - route_timeout: Config.RouteTimeout, a Go duration ("1500ms");
+//   - resolve_ended: Config.ResolveEnded, true or false;
+//   - location: Config.Location, an IANA zone ("Asia/Irkutsk") for domains
+//     outside Moscow time; provider.WithLocation overrides it.
+//
+// Any other parameter is an error. [ParseDSN] reads a DSN into a [Config].
+//
+// # Example
+//
+//	c, err := rostelecom.New(rostelecom.Config{ClientID: id, SignKey: key, Domain: "example.20.rt.ru"})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	// External-system address: https://crm.example.ru/pbx/rostelecom
+//	http.Handle("/pbx/rostelecom/", c.WebhookHandler(events, router))
+//	// Click to call: ring extension 201, then the client.
+//	res, err := c.MakeCall(ctx, pbx.CallRequest{Extension: "201", Phone: "8 (999) 123-45-67"})
+//
+// # Signing
+//
+// Both directions sign the same way: X-Client-Sign is the lowercase hex
+// SHA-256 of the client ID, the body bytes and the sign key concatenated
+// ([Sign]). There is no canonical JSON: the signature covers the exact
+// bytes, so the client marshals a request once and signs and sends those
+// bytes, and the webhook verifies the raw bytes before decoding anything.
+//
+// # Notifications
+//
+// call_events map to pbx.CallEvent types: new is EventCallStarted (before
+// routing), calling EventRinging (an employee's phone starts ringing),
+// connected EventAnswered, disconnected EventLegEnded, end EventCallEnded;
+// other states (analytics, ...) are EventUnknown. Type incoming, outbound
+// or internal gives the direction. Phone is the external party, normalised
+// from E.164 or a SIP URI; Extension is the employee's PIN (request_pin on
+// incoming calls, from_pin on outbound ones). Raw is the
+// *[CallEventNotification], including the body as received. See
+// [ParseCallEvent] for the details.
+//
+// The end notification does not say whether the call was answered and
+// carries no duration, so its Outcome is OutcomeUnknown. Ask
+// [Client.CallInfo] (state 1 answered, 2 not; duration) when you need them,
+// or set Config.ResolveEnded to have the webhook ask before your handler
+// runs. That costs one call_info request per call (the method is
+// rate-limited, about 100 requests in an unpublished period) and up to
+// [ResolveTimeout] of the PBX's wait; a failure leaves the outcome unknown.
+// The recording is not in the notification either: is_record says one
+// exists, and [Client.FetchRecording] downloads it.
+//
+// get_number_info is the routing question: the PBX asks it when a call
+// arrives on a line, before the domain's routing rules. It becomes a
+// pbx.RouteQuery for your pbx.Router, asked under Config.RouteTimeout; the
+// answer's PIN (from Route.Extension) is the user or group to ring and
+// displayName (Route.DisplayName) is shown on the phone. No decision, a
+// router error or a late router give an empty answer in time, and the PBX
+// routes by its rules. Phones that cannot show Cyrillic need a router that
+// transliterates the display name.
+//
+// history_file_completed says an ordered call-log export is ready; the
+// Client's own History stops waiting for it at once, and your handler gets
+// it as EventUnknown with a *[HistoryFileCompleted].
+//
+// # Errors
+//
+// A PBX refusal (a non-zero result, or a non-2xx status) is a
+// *provider.APIError with the vendor's code and message; a rejected
+// signature or client ID matches provider.ErrUnauthorized. Something the
+// PBX has not prepared yet (a recording right after the call, a call-log
+// export being built) matches pbx.ErrNotReady. call_back, which rings a
+// phone, is never retried once it may have reached the PBX; reads are
+// retried with backoff.
+//
+// # Testing
+//
+// Package rostelecomtest is a fake of the PBX: it serves the API methods
+// above with the vendor's quirks, checks signatures, and plays scripted
+// calls to your webhook.
+//
+// # Readings of an uncertain protocol
+//
+// The official manual could not be read first-hand; the API was
+// reconstructed from third-party integrations. Where they disagree or say
+// nothing, this package reads it so:
+//
+//   - result is accepted as "0" or 0; a missing result is an error, and the
+//     test host's result "1" with a success text is a refusal.
+//   - call_back is sent with from_pin and request_number as "+7...", as in
+//     the manual's example (integrations also send bare digits and
+//     from_sipuri; CallBack takes either). domain is sent only to
+//     users_info, the one method known to need it.
+//   - get_record answers the same non-zero result for a recording not yet
+//     written and for a call without one; GetRecord reports both as
+//     pbx.ErrNotReady, so retry a bounded number of times. The link is
+//     fetched with a plain GET.
+//   - users is decoded as one object or an array.
+//   - The time zone of timestamps and history dates is not stated; they are
+//     read in Config.Location (Moscow by default). call_info's
+//     start_call_date is Unix seconds.
+//   - Exports come as ZIP (the manual says gzip), with ";" or "," and with
+//     or without a header row; see ParseCallHistory. Without a direction
+//     column, a call with no orig_pin is taken as incoming.
+//   - Stray spaces and letter case in state and type are ignored; the
+//     outbound type is also accepted as "outgoing".
+//   - Webhook answers: 200 {"result":"0","resultMessage":"ok"}; missing
+//     headers 401, a wrong client ID or signature 403. Whether the PBX
+//     retries a failed notification is unknown. get_number_info answers are
+//     signed like requests (harmless if the PBX does not check).
 package rostelecom

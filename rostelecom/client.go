@@ -1,0 +1,321 @@
+package rostelecom
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/provider"
+)
+
+// Name is the provider's registry name and the DSN scheme.
+const Name = "rostelecom"
+
+// Hosts of the Integration API.
+const (
+	// DefaultBaseURL is the production API.
+	DefaultBaseURL = "https://api.cloudpbx.rt.ru"
+	// TestBaseURL is Rostelecom's test API. It answers with stubs (fake
+	// record links, a JSON object instead of a history file), so do not
+	// trust its field shapes.
+	TestBaseURL = "https://api-test.cloudpbx.rt.ru"
+)
+
+// Defaults of Config.
+const (
+	DefaultRouteTimeout   = 1500 * time.Millisecond
+	DefaultHistoryPoll    = 10 * time.Second
+	DefaultHistoryMaxWait = 30 * time.Minute
+	// ResolveTimeout bounds the call_info request made for an "end"
+	// notification when Config.ResolveEnded is on.
+	ResolveTimeout = 2 * time.Second
+	// maxHistoryPoll caps the doubling wait between history download
+	// attempts.
+	maxHistoryPoll = 2 * time.Minute
+	// maxResponse caps a JSON API answer.
+	maxResponse = 1 << 20
+	// maxHistoryFile caps a downloaded call-history file (compressed).
+	maxHistoryFile = 256 << 20
+)
+
+// Config configures a Client. ClientID, SignKey and Domain are required; the
+// zero value of every other field picks its default.
+type Config struct {
+	// ClientID is the domain's «Уникальный код идентификации» from the
+	// Integration API settings in the personal cabinet, sent as X-Client-ID.
+	ClientID string
+	// SignKey is the «Уникальный ключ для подписи»: the secret that signs
+	// every request in both directions. It is never sent, logged or put in
+	// an error.
+	SignKey string
+	// Domain is the PBX domain, such as "example.20.rt.ru".
+	Domain string
+	// BaseURL is the API base (default DefaultBaseURL). Point it at a
+	// rostelecomtest server in tests.
+	BaseURL string
+	// Location is the zone of the PBX's local times (default Europe/Moscow).
+	// Domains in other regions may need their own zone.
+	Location *time.Location
+	// HTTPClient sends the API requests. The API's certificate chains to the
+	// Russian Trusted CA («Минцифры»), which most system pools lack: pass a
+	// client whose transport trusts it (or the PEM downloaded from the
+	// personal cabinet) rather than disabling verification.
+	HTTPClient *http.Client
+	// Logger receives the debug-level journal of API and webhook requests.
+	// Default: silent.
+	Logger *slog.Logger
+	// OnRetry, when set, is called before each retried API request.
+	OnRetry func(provider.RetryInfo)
+	// RouteTimeout bounds the router's answer to get_number_info (default
+	// 1.5 s). The PBX routes by its own rules when the answer is late, so
+	// keep it well under the platform's timeout, which is not published.
+	RouteTimeout time.Duration
+	// ResolveEnded makes the webhook ask call_info about every "end"
+	// notification before calling the event handler, to fill Outcome,
+	// Duration, StartedAt and AnsweredAt. It costs one API request per call
+	// (call_info is rate-limited: about 100 requests, period unpublished)
+	// and up to ResolveTimeout of the PBX's wait. Off by default: the
+	// Outcome of CallEnded is then OutcomeUnknown.
+	ResolveEnded bool
+	// HistoryPoll is the first wait between download_call_history attempts
+	// in History (default 10 s); it doubles after each "not ready" answer
+	// up to 2 minutes. A history_file_completed notification for the order
+	// ends the wait at once.
+	HistoryPoll time.Duration
+	// HistoryMaxWait bounds how long History waits for the file (default 30
+	// minutes); the context may end it sooner.
+	HistoryMaxWait time.Duration
+}
+
+// Client is a configured Rostelecom domain: it calls the Integration API and
+// serves the PBX's notifications. It is safe for concurrent use.
+//
+// Client implements pbx.Provider, pbx.Caller, pbx.RecordingFetcher,
+// pbx.SubscriberLister and pbx.HistoryExporter.
+type Client struct {
+	cfg  Config
+	base string
+	hc   *provider.Client
+	log  *slog.Logger
+
+	// ordersMu guards orders: history orders a History call waits for,
+	// and orders the PBX reported complete before anyone waited.
+	ordersMu sync.Mutex
+	orders   map[string]chan struct{}
+}
+
+var (
+	_ pbx.Provider         = (*Client)(nil)
+	_ pbx.Caller           = (*Client)(nil)
+	_ pbx.RecordingFetcher = (*Client)(nil)
+	_ pbx.SubscriberLister = (*Client)(nil)
+	_ pbx.HistoryExporter  = (*Client)(nil)
+)
+
+// New checks cfg, fills its defaults and returns a Client. Its errors never
+// contain the sign key.
+func New(cfg Config) (*Client, error) {
+	for _, f := range []struct{ name, value, what string }{
+		{"ClientID", cfg.ClientID, "the «Уникальный код идентификации» from the domain's API settings"},
+		{"SignKey", cfg.SignKey, "the «Уникальный ключ для подписи» from the domain's API settings"},
+		{"Domain", cfg.Domain, `the PBX domain, such as "example.20.rt.ru"`},
+	} {
+		if f.value == "" {
+			return nil, fmt.Errorf("rostelecom: Config.%s is empty: want %s", f.name, f.what)
+		}
+		if strings.TrimSpace(f.value) != f.value {
+			return nil, fmt.Errorf("rostelecom: Config.%s has leading or trailing space (signatures use it exactly; check the copy)", f.name)
+		}
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("rostelecom: Config.BaseURL %q is not an http(s) URL", provider.Excerpt([]byte(cfg.BaseURL)))
+	}
+	if cfg.Location == nil {
+		cfg.Location = provider.DefaultLocation()
+	}
+	if cfg.RouteTimeout <= 0 {
+		cfg.RouteTimeout = DefaultRouteTimeout
+	}
+	if cfg.HistoryPoll <= 0 {
+		cfg.HistoryPoll = DefaultHistoryPoll
+	}
+	if cfg.HistoryMaxWait <= 0 {
+		cfg.HistoryMaxWait = DefaultHistoryMaxWait
+	}
+	hc := provider.NewClient(provider.Options{
+		Provider:   Name,
+		HTTPClient: cfg.HTTPClient,
+		Logger:     cfg.Logger,
+		OnRetry:    cfg.OnRetry,
+	})
+	return &Client{
+		cfg:    cfg,
+		base:   strings.TrimRight(cfg.BaseURL, "/"),
+		hc:     hc,
+		log:    hc.Logger(),
+		orders: make(map[string]chan struct{}),
+	}, nil
+}
+
+// Name returns "rostelecom".
+func (c *Client) Name() string { return Name }
+
+// Domain returns the configured PBX domain.
+func (c *Client) Domain() string { return c.cfg.Domain }
+
+// Location returns the zone the client reads the PBX's local times in.
+func (c *Client) Location() *time.Location { return c.cfg.Location }
+
+// Sign returns the X-Client-Sign value for body: the lowercase hex SHA-256 of
+// clientID, the body bytes and signKey concatenated, in that order. The PBX
+// hashes the exact bytes it receives, so sign the bytes you send and verify
+// the bytes you received, never a re-encoding.
+func Sign(clientID string, body []byte, signKey string) string {
+	sum := signSum(clientID, body, signKey)
+	var dst [2 * sha256.Size]byte
+	hex.Encode(dst[:], sum[:])
+	return string(dst[:])
+}
+
+// signSum hashes clientID ‖ body ‖ signKey. Small inputs are joined on the
+// stack and hashed in one go, so signing a notification does not allocate.
+func signSum(clientID string, body []byte, signKey string) [sha256.Size]byte {
+	var stack [1024]byte
+	if n := len(clientID) + len(body) + len(signKey); n <= len(stack) {
+		b := append(stack[:0], clientID...)
+		b = append(b, body...)
+		b = append(b, signKey...)
+		return sha256.Sum256(b)
+	}
+	h := sha256.New()
+	h.Write([]byte(clientID))
+	h.Write(body)
+	h.Write([]byte(signKey))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// Envelope is the part every API answer shares.
+type Envelope struct {
+	// Result is "0" on success and a vendor error code otherwise. The PBX
+	// sends it as a string or a number; both decode.
+	Result provider.String `json:"result"`
+	// ResultMessage is the vendor's text (Russian). Never branch on it.
+	ResultMessage string `json:"resultMessage"`
+}
+
+// OK reports whether Result is 0.
+func (e *Envelope) OK() bool {
+	n, err := provider.ParseInt(string(e.Result))
+	return err == nil && n == 0 && strings.TrimSpace(string(e.Result)) != ""
+}
+
+// post signs and sends body to the API method op and returns the response;
+// the caller closes it.
+func (c *Client) post(ctx context.Context, op string, policy provider.Policy, body []byte) (*http.Response, error) {
+	return c.hc.Do(ctx, provider.Request{
+		Operation: op,
+		Policy:    policy,
+		Method:    http.MethodPost,
+		URL:       c.base + "/" + op,
+		Header: http.Header{
+			"Content-Type":  {"application/json"},
+			"X-Client-Id":   {c.cfg.ClientID},
+			"X-Client-Sign": {Sign(c.cfg.ClientID, body, c.cfg.SignKey)},
+		},
+		Body: body,
+	})
+}
+
+// call marshals in once, signs and sends those bytes to the API method op,
+// and decodes the answer into out. A non-zero result, a non-2xx status or a
+// body that is not the expected JSON give an *provider.APIError.
+func (c *Client) call(ctx context.Context, op string, policy provider.Policy, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("rostelecom: %s: encoding the request: %w", op, err)
+	}
+	resp, err := c.post(ctx, op, policy, body)
+	if err != nil {
+		return err
+	}
+	b, err := provider.ReadResponse(Name, op, resp, maxResponse)
+	if err != nil {
+		return err
+	}
+	return decodeAnswer(op, resp.StatusCode, b, out)
+}
+
+// decodeAnswer turns an API answer into out (a pointer to a struct that
+// embeds Envelope) or an *provider.APIError.
+func decodeAnswer(op string, status int, b []byte, out any) error {
+	var env Envelope
+	envErr := json.Unmarshal(b, &env)
+	if status < 200 || status > 299 {
+		return statusError(op, status, b, &env, envErr == nil)
+	}
+	if envErr != nil {
+		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+			Message: "answer is not the expected JSON", Body: provider.Excerpt(b)}
+	}
+	// result comes as "0" or 0 (the sources conflict; provider.String takes
+	// both). Every known answer carries it, so its absence is an error
+	// rather than a success (a reading, not documented).
+	if strings.TrimSpace(string(env.Result)) == "" {
+		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+			Message: "answer has no result", Body: provider.Excerpt(b)}
+	}
+	// Any non-zero result is a refusal, including the test host's "1"
+	// with a success text; never branch on the text.
+	if !env.OK() {
+		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+			Code: strings.TrimSpace(string(env.Result)), Message: env.ResultMessage}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+			Message: "unexpected answer: " + err.Error(), Body: provider.Excerpt(b)}
+	}
+	return nil
+}
+
+// statusError is the *provider.APIError for a non-2xx answer, with the
+// vendor's code and text when the body is the usual JSON envelope.
+func statusError(op string, status int, b []byte, env *Envelope, isJSON bool) *provider.APIError {
+	e := &provider.APIError{Provider: Name, Operation: op, StatusCode: status, Body: provider.Excerpt(b)}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		// A rejected ID, signature or IP address (the whitelist); the
+		// status the PBX uses is not documented.
+		e.Err = provider.ErrUnauthorized
+	}
+	if isJSON {
+		e.Code = strings.TrimSpace(string(env.Result))
+		e.Message = env.ResultMessage
+	}
+	return e
+}
+
+// errNotReady builds the *provider.APIError for something the PBX has not
+// prepared yet; errors.Is(err, pbx.ErrNotReady) matches it.
+func errNotReady(op string, status int, msg string, body []byte) *provider.APIError {
+	return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+		Message: msg, Body: provider.Excerpt(body), Err: pbx.ErrNotReady}
+}
+
+// errBadRequest is the error for a request the client refuses to send.
+func errBadRequest(op, problem string) error {
+	return fmt.Errorf("rostelecom: %s: %s", op, problem)
+}

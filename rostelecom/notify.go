@@ -1,0 +1,348 @@
+package rostelecom
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/phone"
+	"github.com/pbxkit/pbxkit/provider"
+)
+
+// Notification names: the PBX appends them to the external-system address
+// («Адрес внешней системы») as the last path segment.
+const (
+	NotifyCallEvents           = "call_events"
+	NotifyGetNumberInfo        = "get_number_info"
+	NotifyHistoryFileCompleted = "history_file_completed"
+)
+
+// TimestampLayout is the layout of call_events timestamps
+// ("2018-04-23 15:01:27.214"), local time without a zone.
+const TimestampLayout = "2006-01-02 15:04:05.000"
+
+// CallEventNotification is a call_events notification as the PBX sends it.
+// It is the Raw payload of the pbx.CallEvent the webhook makes of it. Its
+// fields take JSON numbers, booleans and null too (kept as written, null as
+// "").
+type CallEventNotification struct {
+	// State is new, calling, connected, disconnected or end (analytics and
+	// others may appear; they become pbx.EventUnknown).
+	State string `json:"state"`
+	// Type is incoming, outbound or internal.
+	Type      string `json:"type"`
+	SessionID string `json:"session_id"`
+	// Timestamp is a local time, "2018-04-23 15:01:27.214".
+	Timestamp string `json:"timestamp"`
+	// FromNumber is the caller: E.164 digits or a SIP URI.
+	FromNumber string `json:"from_number"`
+	// FromPIN is the caller's extension, on outbound and internal calls.
+	FromPIN string `json:"from_pin,omitempty"`
+	// RequestNumber is the callee; on incoming calls, the line at first and
+	// the answering user after an answer.
+	RequestNumber string `json:"request_number"`
+	// RequestPIN is the callee's extension, on incoming and internal calls.
+	RequestPIN string `json:"request_pin,omitempty"`
+	// DisconnectReason comes with disconnected: "" no connection, "0"
+	// transfer, "3" busy, "4" the caller hung up, "5" a successful call
+	// (texts in the manual's example).
+	DisconnectReason string `json:"disconnect_reason,omitempty"`
+	// IsRecord comes with end: the string "true" when a recording exists.
+	IsRecord string `json:"is_record,omitempty"`
+	// Domain is sent by some platform versions.
+	Domain string `json:"domain,omitempty"`
+	// Body is the notification exactly as received, for fields not listed
+	// here.
+	Body json.RawMessage `json:"-"`
+}
+
+// Recorded reports whether IsRecord says a recording exists.
+func (n *CallEventNotification) Recorded() bool {
+	v, _ := provider.ParseBool(n.IsRecord)
+	return v
+}
+
+// NumberInfoRequest is the PBX's get_number_info question: who is calling
+// and where should the call go. It is the Raw payload of the pbx.RouteQuery.
+type NumberInfoRequest struct {
+	// Domain is the domain that received the call.
+	Domain string `json:"domain"`
+	// FromNumber is the caller, E.164 digits without "+".
+	FromNumber string `json:"from_number"`
+	// RequestNumber is the line called, E.164 digits.
+	RequestNumber string `json:"request_number"`
+	// SessionID is not in the manual; read when a platform sends it.
+	SessionID string `json:"session_id,omitempty"`
+	// Body is the question exactly as received.
+	Body json.RawMessage `json:"-"`
+}
+
+// NumberInfoAnswer is the answer to get_number_info. The key spellings
+// displayName and PIN matter.
+type NumberInfoAnswer struct {
+	Result        string `json:"result"`
+	ResultMessage string `json:"resultMessage"`
+	// DisplayName is shown on the employee's phone.
+	DisplayName string `json:"displayName"`
+	// PIN is the extension (user or group) to route the call to; empty
+	// leaves routing to the domain's rules.
+	PIN string `json:"PIN"`
+}
+
+// HistoryFileCompleted is the history_file_completed notification: the
+// export ordered with domain_call_history is ready. Only order_id and result
+// are known; Body keeps the rest.
+type HistoryFileCompleted struct {
+	OrderID       string          `json:"order_id"`
+	Result        string          `json:"result"`
+	ResultMessage string          `json:"resultMessage,omitempty"`
+	Body          json.RawMessage `json:"-"`
+}
+
+// ParseCallEvent decodes a call_events body and maps it to a pbx.CallEvent,
+// with loc the zone of the PBX's local times (nil: Europe/Moscow). It does
+// not check the signature: the webhook does that before decoding.
+//
+// States map as new: EventCallStarted, calling: EventRinging, connected:
+// EventAnswered, disconnected: EventLegEnded, end: EventCallEnded; other
+// states give EventUnknown. Stray spaces and letter case in state and type
+// are ignored. Type incoming, outbound, internal gives the direction.
+// Phone is the external party (from_number of an incoming call,
+// request_number of an outbound one), normalised; Line is request_number of
+// an incoming "new" event (later events carry the answering user there);
+// Extension is request_pin on incoming calls, from_pin on outbound ones, and
+// request_pin, else from_pin, on internal ones. At is the timestamp in loc
+// (the receive time when it is missing or unreadable); StartedAt,
+// AnsweredAt and EndedAt are set to At on new, connected and end. The end
+// event does not say whether the call was answered: Outcome stays
+// OutcomeUnknown (see Config.ResolveEnded and Client.CallInfo). Raw is the
+// *CallEventNotification.
+func ParseCallEvent(body []byte, loc *time.Location) (pbx.CallEvent, error) {
+	n, err := decodeCallEvent(body)
+	if err != nil {
+		return pbx.CallEvent{}, err
+	}
+	if loc == nil {
+		loc = provider.DefaultLocation()
+	}
+	return n.event(loc, time.Now()), nil
+}
+
+func decodeCallEvent(body []byte) (*CallEventNotification, error) {
+	n := &CallEventNotification{}
+	if err := decodeObject(body, n); err != nil {
+		return nil, err
+	}
+	n.Body = body
+	return n, nil
+}
+
+// decodeObject decodes a JSON object body into v, a pointer to a struct of
+// string fields, with a short, clear error. Values of other JSON types that
+// have a text form (numbers, booleans, null) are accepted for the string
+// fields, as provider.String accepts them.
+func decodeObject(body []byte, v any) error {
+	i := 0
+	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n') {
+		i++
+	}
+	if i == len(body) {
+		return errors.New("empty body")
+	}
+	if body[i] != '{' {
+		return errors.New("body is not a JSON object")
+	}
+	err := json.Unmarshal(body, v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		// Rare: a number where a string is expected. Decode again,
+		// leniently; plain strings keep the common path fast.
+		err = decodeLenient(body, v)
+	}
+	if err != nil {
+		return fmt.Errorf("invalid JSON: %v", err)
+	}
+	return nil
+}
+
+// decodeLenient decodes the JSON object body into the string fields of the
+// struct *v through provider.String, matching keys as encoding/json does
+// (exact name first, then case-insensitively).
+func decodeLenient(body []byte, v any) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return err
+	}
+	rv := reflect.ValueOf(v).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" || f.Type.Kind() != reflect.String {
+			continue
+		}
+		raw, ok := obj[name]
+		if !ok {
+			for k, r := range obj {
+				if strings.EqualFold(k, name) {
+					raw, ok = r, true
+					break
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		var str provider.String
+		if err := str.UnmarshalJSON(raw); err != nil {
+			return fmt.Errorf("field %s: want a string or number, got %s", name, provider.Excerpt(raw))
+		}
+		rv.Field(i).SetString(string(str))
+	}
+	return nil
+}
+
+// event maps the notification; now is the receive time.
+func (n *CallEventNotification) event(loc *time.Location, now time.Time) pbx.CallEvent {
+	e := pbx.CallEvent{
+		Provider:  Name,
+		Type:      eventType(n.State),
+		CallID:    strings.TrimSpace(n.SessionID),
+		Direction: direction(n.Type),
+		DedupeKey: provider.DedupeKey(n.Body),
+		Raw:       n,
+	}
+	// The timestamp's zone is not stated; it is read in the configured
+	// Location (Moscow by default, as integrations assume).
+	if t, ok := parseTime(n.Timestamp, loc); ok {
+		e.At = t
+	} else {
+		e.At = now.In(loc)
+	}
+	requestPIN := strings.TrimSpace(n.RequestPIN)
+	fromPIN := strings.TrimSpace(n.FromPIN)
+	switch e.Direction {
+	case pbx.Inbound:
+		e.Phone = number(n.FromNumber)
+		e.Extension = requestPIN
+		// request_number is the line only before routing: later events
+		// carry the user who rings or answered there.
+		if e.Type == pbx.EventCallStarted {
+			e.Line = number(n.RequestNumber)
+		}
+	case pbx.Outbound:
+		e.Phone = number(n.RequestNumber)
+		e.Extension = fromPIN
+	default:
+		e.Extension = requestPIN
+		if e.Extension == "" {
+			e.Extension = fromPIN
+		}
+	}
+	switch e.Type {
+	case pbx.EventCallStarted:
+		e.StartedAt = e.At
+	case pbx.EventAnswered:
+		e.AnsweredAt = e.At
+	case pbx.EventCallEnded:
+		e.EndedAt = e.At
+	}
+	return e
+}
+
+// eventType maps a state. Stray spaces are trimmed (the manual's own example
+// has " disconnected ") and case is ignored; states added in later versions
+// ("analytics") are EventUnknown, never an error.
+func eventType(state string) pbx.EventType {
+	switch s := strings.TrimSpace(state); {
+	case strings.EqualFold(s, "new"):
+		return pbx.EventCallStarted
+	case strings.EqualFold(s, "calling"):
+		return pbx.EventRinging
+	case strings.EqualFold(s, "connected"):
+		return pbx.EventAnswered
+	case strings.EqualFold(s, "disconnected"):
+		return pbx.EventLegEnded
+	case strings.EqualFold(s, "end"):
+		return pbx.EventCallEnded
+	}
+	return pbx.EventUnknown
+}
+
+// direction maps a type; "outgoing" is accepted beside the documented
+// "outbound", as some integrations spell it.
+func direction(typ string) pbx.Direction {
+	switch t := strings.TrimSpace(typ); {
+	case strings.EqualFold(t, "incoming"):
+		return pbx.Inbound
+	case strings.EqualFold(t, "outbound"), strings.EqualFold(t, "outgoing"):
+		return pbx.Outbound
+	case strings.EqualFold(t, "internal"):
+		return pbx.Internal
+	}
+	return pbx.DirectionUnknown
+}
+
+// number returns the telephone number in s (E.164 digits, a SIP URI with or
+// without "sip:", "+7...", "8..."), normalised by phone.Normalize, or ""
+// when s holds a login rather than a number.
+func number(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if i := strings.IndexByte(s, '@'); i >= 0 && !strings.ContainsRune(s[:i], ':') {
+		s = s[:i] // "79771234567@domain" without a scheme
+	}
+	n := phone.Normalize(s)
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return ""
+		}
+	}
+	return n
+}
+
+// parseTime reads a PBX time: "YYYY-MM-DD HH:MM:SS[.mmm]" (or with "T") in
+// loc, or Unix seconds (milliseconds above 1e12).
+func parseTime(s string, loc *time.Location) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	if isDigits(s) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		switch {
+		case err != nil:
+		case n >= 1e12 && n < 1e13:
+			return time.UnixMilli(n).In(loc), true
+		case n > 0 && n < 1e10:
+			return time.Unix(n, 0).In(loc), true
+		}
+		return time.Time{}, false
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// timeLayouts accept an optional fraction of a second (time.Parse reads one
+// after the seconds) and unpadded dates.
+var timeLayouts = []string{"2006-1-2 15:04:05", "2006-1-2T15:04:05", "2.1.2006 15:04:05"}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
