@@ -1,0 +1,249 @@
+// Command webhook-server is a real receiver for cloud PBX notifications: it
+// mounts one or more providers' webhook handlers, logs every call event as a
+// JSON line and answers the PBXs' routing questions from a CSV directory of
+// clients and their responsible managers.
+//
+// Run it with one or more provider DSNs:
+//
+//	go run ./examples/webhook-server \
+//	    -provider 'sipuni://012345:SECRET@/?webhook_token=T' \
+//	    -provider 'rostelecom://ID:KEY@api.cloudpbx.rt.ru/?domain=example.rt.ru' \
+//	    -directory contacts.csv -default 100
+//
+// or with the DSNs in PBXKIT_PROVIDERS, separated by spaces or newlines.
+// Each provider is served under /pbx/<name>/ (point the PBX's webhook or
+// "external system" address there), GET /healthz answers "ok", and SIGINT
+// or SIGTERM shut the server down gracefully.
+//
+// The directory is a CSV file with the header id,name,phones,responsible
+// (phones separated by ";" or "," inside the field), for example:
+//
+//	id,name,phones,responsible
+//	1,ООО Альфа,+7 495 123-45-67;8 999 000-11-22,101
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/phone"
+	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/routing"
+
+	_ "github.com/pbxkit/pbxkit/prostiezvonki"
+	_ "github.com/pbxkit/pbxkit/rostelecom"
+	_ "github.com/pbxkit/pbxkit/sipuni"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "webhook-server:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags and the environment say.
+type config struct {
+	addr       string
+	dsns       []string
+	directory  string
+	defaultExt string
+	digits     int
+	translit   bool
+	debug      bool
+}
+
+// dsnList is a repeatable -provider flag.
+type dsnList []string
+
+func (l *dsnList) String() string { return strings.Join(*l, " ") }
+func (l *dsnList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	var dsns dsnList
+	fs := flag.NewFlagSet("webhook-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
+	fs.Var(&dsns, "provider", "provider DSN, repeatable (default: $PBXKIT_PROVIDERS, space-separated)")
+	fs.StringVar(&c.directory, "directory", "", "CSV file of clients: id,name,phones,responsible")
+	fs.StringVar(&c.defaultExt, "default", "", "extension for callers with no responsible manager")
+	fs.IntVar(&c.digits, "digits", phone.DefaultDigits, "number of last digits compared when looking up a caller (1-20)")
+	fs.BoolVar(&c.translit, "translit", false, "transliterate display names to Latin (for phones without Cyrillic)")
+	fs.BoolVar(&c.debug, "debug", false, "log the request journal at debug level")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	c.dsns = dsns
+	if len(c.dsns) == 0 {
+		c.dsns = strings.Fields(getenv("PBXKIT_PROVIDERS"))
+	}
+	if len(c.dsns) == 0 {
+		return config{}, errors.New("no provider: give -provider DSN or set PBXKIT_PROVIDERS")
+	}
+	if c.digits < phone.MinDigits || c.digits > phone.MaxDigits {
+		return config{}, fmt.Errorf("-digits must be %d to %d", phone.MinDigits, phone.MaxDigits)
+	}
+	return c, nil
+}
+
+// newRouter builds the routing.Responsible router over the CSV directory,
+// or returns nil (no decisions) when there is none.
+func newRouter(c config, logger *slog.Logger) (pbx.Router, error) {
+	if c.directory == "" {
+		if c.defaultExt == "" {
+			return nil, nil
+		}
+		return pbx.RouterFunc(func(context.Context, pbx.RouteQuery) (pbx.Route, error) {
+			return pbx.Route{Extension: c.defaultExt}, nil
+		}), nil
+	}
+	f, err := os.Open(c.directory)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	contacts, err := routing.ReadCSV(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.directory, err)
+	}
+	dir, err := routing.NewMemoryDirectory(contacts, c.digits)
+	if err != nil {
+		return nil, err
+	}
+	opts := []routing.Option{routing.WithLogger(logger)}
+	if c.defaultExt != "" {
+		opts = append(opts, routing.WithDefault(c.defaultExt))
+	}
+	if c.translit {
+		opts = append(opts, routing.WithTranslit())
+	}
+	logger.Info("directory loaded", "file", c.directory, "contacts", len(contacts))
+	return routing.Responsible(dir, opts...), nil
+}
+
+// eventLogger logs each call event as one JSON line.
+func eventLogger(logger *slog.Logger) pbx.EventHandler {
+	return pbx.EventHandlerFunc(func(ctx context.Context, e pbx.CallEvent) error {
+		logger.LogAttrs(ctx, slog.LevelInfo, "call event",
+			slog.String("provider", e.Provider),
+			slog.String("type", e.Type.String()),
+			slog.String("call_id", e.CallID),
+			slog.String("direction", e.Direction.String()),
+			slog.String("phone", e.Phone),
+			slog.String("extension", e.Extension),
+			slog.String("line", e.Line),
+			slog.String("outcome", e.Outcome.String()),
+			slog.Duration("duration", e.Duration),
+			slog.String("recording_url", e.RecordingURL),
+			slog.String("dedupe_key", e.DedupeKey),
+		)
+		return nil
+	})
+}
+
+// loggingRouter logs each routing decision.
+func loggingRouter(next pbx.Router, logger *slog.Logger) pbx.Router {
+	return pbx.RouterFunc(func(ctx context.Context, q pbx.RouteQuery) (pbx.Route, error) {
+		var r pbx.Route
+		var err error
+		if next != nil {
+			r, err = next.Route(ctx, q)
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "route",
+			slog.String("provider", q.Provider), slog.String("phone", q.Phone), slog.String("line", q.Line),
+			slog.String("extension", r.Extension), slog.String("display_name", r.DisplayName), slog.Any("error", err))
+		return r, err
+	})
+}
+
+// newHandler opens every provider and mounts it under /pbx/<name>/.
+func newHandler(c config, logger *slog.Logger) (http.Handler, []string, error) {
+	router, err := newRouter(c, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	router = loggingRouter(router, logger)
+	events := eventLogger(logger)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	var mounted []string
+	seen := map[string]bool{}
+	for _, dsn := range c.dsns {
+		p, err := provider.Open(dsn, provider.WithLogger(logger))
+		if err != nil {
+			return nil, nil, err
+		}
+		name := p.Name()
+		if seen[name] {
+			return nil, nil, fmt.Errorf("provider %s given twice; run one server per account", name)
+		}
+		seen[name] = true
+		prefix := "/pbx/" + name + "/"
+		mux.Handle(prefix, p.WebhookHandler(events, router))
+		mounted = append(mounted, prefix)
+	}
+	return mux, mounted, nil
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	level := slog.LevelInfo
+	if c.debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
+	h, mounted, err := newHandler(c, logger)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              c.addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("listening", "addr", c.addr, "paths", mounted)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
