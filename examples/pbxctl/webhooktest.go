@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/prostiezvonki/pztest"
+	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/rostelecom"
 )
 
