@@ -15,6 +15,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -24,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -37,16 +39,17 @@ import (
 )
 
 func main() {
-	duration := flag.Duration("duration", 5*time.Second, "measured time per run (each path runs twice: pbxkit and bare)")
-	concurrency := flag.Int("concurrency", 32, "concurrent client connections")
+	duration := flag.Duration("duration", 3*time.Second, "measured time per run")
+	concurrency := flag.Int("concurrency", 8, "concurrent client connections")
+	rounds := flag.Int("rounds", 3, "alternating pbxkit/bare runs per path; the median run of each is reported")
 	contacts := flag.Int("contacts", 1_000_000, "directory size for the routing paths")
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "unmeasured warm-up before each run")
 	flag.Parse()
-	if *concurrency < 1 || *duration <= 0 || *contacts < 1 {
-		fmt.Fprintln(os.Stderr, "loadtest: -concurrency, -duration and -contacts must be positive")
+	if *concurrency < 1 || *duration <= 0 || *contacts < 1 || *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "loadtest: -concurrency, -duration, -contacts and -rounds must be positive")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, *duration, *warmup, *concurrency, *contacts); err != nil {
+	if err := run(os.Stdout, *duration, *warmup, *concurrency, *contacts, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
@@ -91,7 +94,7 @@ type path struct {
 	check   func([]byte) error
 }
 
-func run(out io.Writer, duration, warmup time.Duration, concurrency, contacts int) error {
+func run(out io.Writer, duration, warmup time.Duration, concurrency, contacts, rounds int) error {
 	dir, buildTime, err := buildDirectory(contacts)
 	if err != nil {
 		return err
@@ -171,30 +174,44 @@ func run(out io.Writer, duration, warmup time.Duration, concurrency, contacts in
 	}
 
 	fmt.Fprintf(out, "pbxkit load test: %s, %d CPUs, GOMAXPROCS %d, %s\n", runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(out, "concurrency %d, %s measured per run after %s warm-up, directory of %d contacts built in %s\n\n",
-		concurrency, duration, warmup, contacts, buildTime.Round(time.Millisecond))
+	fmt.Fprintf(out, "concurrency %d, %d alternating rounds of %s (after %s warm-up) per handler, median round shown;\ndirectory of %d contacts built in %s\n\n",
+		concurrency, rounds, duration, warmup, contacts, buildTime.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "path\thandler\treq/s\tp50\tp99\tmax\terrors\tratio\t")
 	var failed []error
 	for _, p := range paths {
-		mine, err := drive(target{name: p.name, handler: p.handler, newRequest: p.build, check: p.check}, concurrency, duration, warmup)
-		if err != nil {
-			return err
-		}
-		base, err := drive(target{name: p.name, handler: bare(), newRequest: p.build}, concurrency, duration, warmup)
-		if err != nil {
-			return err
-		}
-		for _, r := range []result{mine, base} {
-			if r.firstErr != nil {
-				failed = append(failed, fmt.Errorf("%s: %d errors, first: %w", r.name, r.errors, r.firstErr))
+		// Alternate the two handlers so that drifts of a shared machine
+		// (other processes, CPU frequency) hit both alike.
+		var mines, bases []result
+		for range rounds {
+			mine, err := drive(target{name: p.name, handler: p.handler, newRequest: p.build, check: p.check}, concurrency, duration, warmup)
+			if err != nil {
+				return err
 			}
+			base, err := drive(target{name: p.name + " (bare)", handler: bare(), newRequest: p.build}, concurrency, duration, warmup)
+			if err != nil {
+				return err
+			}
+			for _, r := range []result{mine, base} {
+				if r.firstErr != nil {
+					failed = append(failed, fmt.Errorf("%s: %d errors, first: %w", r.name, r.errors, r.firstErr))
+				}
+			}
+			mines, bases = append(mines, mine), append(bases, base)
 		}
+		mine, base := median(mines), median(bases)
 		fmt.Fprintf(tw, "%s\tpbxkit\t%.0f\t%s\t%s\t%s\t%d\t%.2f\t\n", p.name, mine.rps(), ms(mine.p50), ms(mine.p99), ms(mine.max), mine.errors, mine.rps()/base.rps())
 		fmt.Fprintf(tw, "\tbare\t%.0f\t%s\t%s\t%s\t%d\t\t\n", base.rps(), ms(base.p50), ms(base.p99), ms(base.max), base.errors)
 	}
 	tw.Flush()
 	return errors.Join(failed...)
+}
+
+// median returns the run with the median requests/s.
+func median(rs []result) result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rps(), b.rps()) })
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }

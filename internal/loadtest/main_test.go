@@ -15,7 +15,7 @@ import (
 // name every path with a ratio.
 func TestRunSmoke(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, run(&out, 150*time.Millisecond, 20*time.Millisecond, 4, 2000))
+	require.NoError(t, run(&out, 150*time.Millisecond, 20*time.Millisecond, 4, 2000, 1))
 	report := out.String()
 	for _, name := range []string{"rostelecom call_events", "rostelecom get_number_info", "sipuni event", "prostiezvonki contact"} {
 		assert.Contains(t, report, name)
