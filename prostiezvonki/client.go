@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/phone"
@@ -261,12 +260,12 @@ func parseAnswer(b []byte) answer {
 		return a
 	case b[0] != '{':
 		// Plain text: an error text on a 4xx/5xx, ignored on a 2xx.
-		a.text = excerpt(string(b))
+		a.text = provider.Excerpt(b)
 		return a
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
-		a.text = excerpt(string(b))
+		a.text = provider.Excerpt(b)
 		return a
 	}
 	for _, k := range [...]string{"callid", "call_id", "uuid"} {
@@ -297,7 +296,7 @@ func parseAnswer(b []byte) answer {
 	default:
 		a.text = msg // shown only when the status says error
 	}
-	a.text = excerpt(a.text)
+	a.text = provider.Excerpt([]byte(a.text))
 	return a
 }
 
@@ -329,7 +328,7 @@ func errorText(raw json.RawMessage) string {
 				return s
 			}
 		}
-		return excerpt(compactJSON(raw))
+		return provider.Excerpt([]byte(compactJSON(raw)))
 	case 'f', 'n': // false, null: no error
 		return ""
 	}
@@ -338,20 +337,6 @@ func errorText(raw json.RawMessage) string {
 		return ""
 	}
 	return s
-}
-
-// excerpt is provider.Excerpt held to ExcerptLen bytes: Excerpt replaces
-// invalid UTF-8 after cutting, which can make its result a little longer.
-func excerpt(s string) string {
-	out := provider.Excerpt([]byte(s))
-	if len(out) <= provider.ExcerptLen {
-		return out
-	}
-	cut := provider.ExcerptLen
-	for cut > 0 && !utf8.RuneStart(out[cut]) {
-		cut--
-	}
-	return out[:cut]
 }
 
 func joinNonEmpty(parts ...string) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // String is a JSON string that also accepts numbers and booleans (kept as
@@ -18,6 +19,8 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0:
 		return fmt.Errorf("provider.String: empty JSON value")
+	case b[0] == '"' && plainString(b):
+		*s = String(b[1 : len(b)-1])
 	case b[0] == '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
@@ -35,6 +38,22 @@ func (s *String) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("provider.String: want a string or number, got %.20q", b)
 	}
 	return nil
+}
+
+// plainString reports whether the JSON string b (quotes included) has no
+// escapes, control characters or invalid UTF-8, so that its text is its
+// value: the common case, which then costs one copy and no decoding.
+func plainString(b []byte) bool {
+	if len(b) < 2 || b[len(b)-1] != '"' {
+		return false
+	}
+	inner := b[1 : len(b)-1]
+	for _, c := range inner {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(inner)
 }
 
 // Int is a JSON integer that also accepts a string holding one ("42", " 42

@@ -116,3 +116,25 @@ func FuzzFlexTypes(f *testing.F) {
 		_ = json.Unmarshal([]byte(in), &b)
 	})
 }
+
+func TestFlexStringAgreesWithEncodingJSON(t *testing.T) {
+	for _, in := range []string{`"plain"`, `"кириллица"`, `"a\"b"`, `"tab\tx"`, `"\u0041"`, "\"bad\xff\"", `"a\\b"`, `""`} {
+		var flex String
+		var plain string
+		errPlain := json.Unmarshal([]byte(in), &plain)
+		errFlex := json.Unmarshal([]byte(in), &flex)
+		assert.Equal(t, errPlain == nil, errFlex == nil, in)
+		assert.Equal(t, plain, string(flex), in)
+	}
+}
+
+func BenchmarkFlexString(b *testing.B) {
+	in := []byte(`{"a":"sip:79771234567@example_domain.ru","b":"2018-04-23 15:01:27.214"}`)
+	var v struct{ A, B String }
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := json.Unmarshal(in, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
