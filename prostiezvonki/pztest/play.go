@@ -185,7 +185,7 @@ func (s *Server) withDefaults(c Call) Call {
 	if c.RecordingURL == "" && c.Scenario.answered() {
 		c.RecordingURL = s.ts.URL + "/recordings/" + c.CallID + ".mp3"
 		s.mu.Lock()
-		s.recordings[c.CallID] = fakeMP3(c.CallID)
+		s.recordings[c.CallID] = fakeMP3()
 		s.mu.Unlock()
 	}
 	if c.CRMToken == "" {

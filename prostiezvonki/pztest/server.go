@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxkit/pbxkit/internal/fakemp3"
 	"github.com/pbxkit/pbxkit/provider"
 )
 
@@ -420,13 +421,5 @@ func allDigits(s string) bool {
 }
 
 // fakeMP3 is a few kilobytes that start like an MP3 file (an ID3v2 tag and
-// MPEG frame headers); it is not audio.
-func fakeMP3(callID string) []byte {
-	b := make([]byte, 0, 4096)
-	b = append(b, "ID3\x03\x00\x00\x00\x00\x00\x00"...)
-	for len(b) < 4096 {
-		b = append(b, 0xFF, 0xFB, 0x90, 0x64)
-		b = append(b, callID...)
-	}
-	return b[:4096]
-}
+// MPEG frames); it is not audio.
+func fakeMP3() []byte { return fakemp3.Bytes(4096) }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pbxkit/pbxkit/internal/fakemp3"
 )
 
 func md5hex(s string) string {
@@ -124,7 +126,7 @@ func TestCallControlAnswers(t *testing.T) {
 }
 
 func TestRecordingStreams(t *testing.T) {
-	const size = 3*frameLen + 123
+	const size = 3*fakemp3.FrameLen + 123
 	s := NewServer(Options{})
 	defer s.Close()
 	s.AddRecording("1774372584.533596", size)
@@ -135,7 +137,7 @@ func TestRecordingStreams(t *testing.T) {
 	require.Len(t, body, size)
 	assert.True(t, strings.HasPrefix(body, "ID3"))
 	b := []byte(body)
-	for _, off := range []int{10, 10 + frameLen, 10 + 2*frameLen} {
+	for _, off := range []int{10, 10 + fakemp3.FrameLen, 10 + 2*fakemp3.FrameLen} {
 		assert.Equal(t, []byte{0xFF, 0xFB, 0x90, 0x64}, b[off:off+4], "frame header at %d", off)
 	}
 	want, _ := io.ReadAll(RecordingReader(size))
@@ -158,7 +160,7 @@ func TestRecordingStreams(t *testing.T) {
 }
 
 func TestRecordingReaderAnySize(t *testing.T) {
-	for _, size := range []int64{0, 1, 9, 10, 11, frameLen + 10, int64(len(period)) + 10, 5 << 20} {
+	for _, size := range []int64{0, 1, 9, 10, 11, fakemp3.FrameLen + 10, 16*fakemp3.FrameLen + 10, 5 << 20} {
 		r := RecordingReader(size)
 		n, err := io.CopyBuffer(io.Discard, r, make([]byte, 1000))
 		require.NoError(t, err)
