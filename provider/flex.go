@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -137,4 +138,49 @@ func ParseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("provider: not a boolean: %.20q", s)
+}
+
+// maxSeconds bounds ParseSeconds: about 34 years, far beyond any call.
+const maxSeconds = 1 << 30
+
+// ParseSeconds reads a vendor duration: whole seconds ("95", "95.0"), or
+// "H:MM:SS" / "MM:SS" as call-log exports write them; "" is 0. Negative,
+// malformed and absurdly long values are errors.
+func ParseSeconds(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 {
+		return 0, fmt.Errorf("provider: not a duration: %.40q", s)
+	}
+	var total int64
+	for _, p := range parts {
+		n, err := ParseInt(p)
+		if err != nil || n < 0 || n > maxSeconds || (len(parts) > 1 && strings.TrimSpace(p) == "") {
+			return 0, fmt.Errorf("provider: not a duration in seconds: %.40q", s)
+		}
+		total = total*60 + n
+	}
+	if total > maxSeconds {
+		return 0, fmt.Errorf("provider: duration out of range: %.40q", s)
+	}
+	return time.Duration(total) * time.Second, nil
+}
+
+// ParseUnix reads a vendor Unix timestamp into loc: seconds, or milliseconds
+// when it has 13 or 14 digits (some PBXs and clients send those). "", "0",
+// negative, non-numeric and out-of-range values give false.
+func ParseUnix(s string, loc *time.Location) (time.Time, bool) {
+	n, err := ParseInt(s)
+	switch {
+	case err != nil || n <= 0:
+		return time.Time{}, false
+	case n < 1e12:
+		return time.Unix(n, 0).In(loc), true
+	case n < 1e14:
+		return time.UnixMilli(n).In(loc), true
+	}
+	return time.Time{}, false
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -136,5 +137,51 @@ func BenchmarkFlexString(b *testing.B) {
 		if err := json.Unmarshal(in, &v); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestParseSeconds(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"95", 95 * time.Second, false},
+		{" 95 ", 95 * time.Second, false},
+		{"95.0", 95 * time.Second, false},
+		{"1:02:03", time.Hour + 2*time.Minute + 3*time.Second, false},
+		{"02:03", 2*time.Minute + 3*time.Second, false},
+		{"-1", 0, true},
+		{"1::3", 0, true},
+		{"1:2:3:4", 0, true},
+		{"abc", 0, true},
+		{"99999999999", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSeconds(tt.in)
+		if tt.wantErr {
+			assert.Error(t, err, tt.in)
+			continue
+		}
+		assert.NoError(t, err, tt.in)
+		assert.Equal(t, tt.want, got, tt.in)
+	}
+}
+
+func TestParseUnix(t *testing.T) {
+	msk := time.FixedZone("MSK", 3*3600)
+	for in, want := range map[string]time.Time{
+		"1714554000":    time.Unix(1714554000, 0),
+		"1714554000123": time.UnixMilli(1714554000123),
+	} {
+		got, ok := ParseUnix(in, msk)
+		assert.True(t, ok, in)
+		assert.True(t, want.Equal(got), in)
+		assert.Equal(t, msk, got.Location(), in)
+	}
+	for _, in := range []string{"", "0", "-5", "x", "171455400012345"} {
+		_, ok := ParseUnix(in, msk)
+		assert.False(t, ok, in)
 	}
 }

@@ -390,19 +390,11 @@ func atoi(s string) int {
 	return int(n)
 }
 
-// parseSeconds reads a duration given in seconds, or as "HH:MM:SS".
+// parseSeconds reads a duration (seconds or H:MM:SS); anything unreadable
+// is 0, as a history row stays useful without it.
 func parseSeconds(s string) time.Duration {
-	if n, err := provider.ParseInt(s); err == nil {
-		if n < 0 || n > 1<<31 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	var h, m, sec int
-	if _, err := fmt.Sscanf(s, "%d:%d:%d", &h, &m, &sec); err == nil && h >= 0 && m >= 0 && sec >= 0 && h < 1<<20 {
-		return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second
-	}
-	return 0
+	d, _ := provider.ParseSeconds(s)
+	return d
 }
 
 // Record converts the row to the vendor-neutral form.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -316,15 +315,7 @@ func parseTime(s string, loc *time.Location) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if isDigits(s) {
-		n, err := strconv.ParseInt(s, 10, 64)
-		switch {
-		case err != nil:
-		case n >= 1e12 && n < 1e13:
-			return time.UnixMilli(n).In(loc), true
-		case n > 0 && n < 1e10:
-			return time.Unix(n, 0).In(loc), true
-		}
-		return time.Time{}, false
+		return provider.ParseUnix(s, loc)
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {

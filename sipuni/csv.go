@@ -292,11 +292,11 @@ func (s *StatisticsReader) row(rec []string) (StatisticsRow, error) {
 		case colAnsweredBy:
 			r.AnsweredBy = v
 		case colCallDuration:
-			r.CallDuration, err = parseSeconds(v)
+			r.CallDuration, err = provider.ParseSeconds(v)
 		case colTalkDuration:
-			r.TalkDuration, err = parseSeconds(v)
+			r.TalkDuration, err = provider.ParseSeconds(v)
 		case colAnswerDelay:
-			r.AnswerDelay, err = parseSeconds(v)
+			r.AnswerDelay, err = provider.ParseSeconds(v)
 		case colRating:
 			r.Rating = v
 		case colRecordID:
@@ -366,33 +366,7 @@ func parseStatTime(v string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("not a time (want DD.MM.YYYY HH:MM:SS): %.40q", v)
 }
 
-// maxSeconds bounds durations: nothing a PBX logs lasts 30 years.
-const maxSeconds = 1 << 30
-
-// parseSeconds reads integer seconds ("95"), tolerating "H:MM:SS" and
-// "MM:SS"; "" is 0.
-func parseSeconds(v string) (time.Duration, error) {
-	if v == "" {
-		return 0, nil
-	}
-	var total int64
-	parts := strings.Split(v, ":")
-	if len(parts) > 3 {
-		return 0, fmt.Errorf("not a duration: %.40q", v)
-	}
-	for _, p := range parts {
-		n, err := provider.ParseInt(p)
-		if err != nil || n < 0 || n > maxSeconds || (len(parts) > 1 && strings.TrimSpace(p) == "") {
-			return 0, fmt.Errorf("not a duration in seconds: %.40q", v)
-		}
-		total = total*60 + n
-	}
-	if total > maxSeconds {
-		return 0, fmt.Errorf("duration out of range: %.40q", v)
-	}
-	return time.Duration(total) * time.Second, nil
-}
-
+// parseFlag reads the export's yes/no columns: да/нет or a boolean.
 func parseFlag(v string) (bool, error) {
 	switch strings.ToLower(v) {
 	case "да":

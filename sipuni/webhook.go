@@ -453,23 +453,6 @@ func stripID(s string) string {
 	return s
 }
 
-// parseUnix reads Unix seconds in loc. "", "0", negative or non-numeric
-// values give false. A value of 13 or more digits is read as milliseconds
-// (one defensive client does so; Sipuni sends seconds).
-func parseUnix(s string, loc *time.Location) (time.Time, bool) {
-	n, err := provider.ParseInt(s)
-	if err != nil || n <= 0 {
-		return time.Time{}, false
-	}
-	if n >= 1e12 {
-		if n >= 1e16 {
-			return time.Time{}, false
-		}
-		return time.UnixMilli(n).In(loc), true
-	}
-	return time.Unix(n, 0).In(loc), true
-}
-
 // eventType maps the event codes.
 func eventType(code string) pbx.EventType {
 	switch code {
@@ -545,7 +528,7 @@ func (c *Client) callEvent(ev Event, received time.Time) pbx.CallEvent {
 		DedupeKey:    dedupeKey(ev),
 		Raw:          ev,
 	}
-	if t, ok := parseUnix(ev.Timestamp, c.loc); ok {
+	if t, ok := provider.ParseUnix(ev.Timestamp, c.loc); ok {
 		ce.At = t
 	} else {
 		ce.At = received.In(c.loc)
@@ -580,13 +563,13 @@ func (c *Client) callEvent(ev Event, received time.Time) pbx.CallEvent {
 	case pbx.EventCallEnded, pbx.EventLegEnded:
 		ce.Outcome = StatusOutcome(ev.Status)
 		ce.EndedAt = ce.At
-		if t, ok := parseUnix(ev.CallStartTimestamp, c.loc); ok {
+		if t, ok := provider.ParseUnix(ev.CallStartTimestamp, c.loc); ok {
 			ce.StartedAt = t
 		}
 		// call_answer_timestamp is unreliable on call_external calls: it
 		// can be set on an unanswered call. Trust it only when the status
 		// says answered (or there is no status).
-		if t, ok := parseUnix(ev.CallAnswerTimestamp, c.loc); ok && (ev.Status == "" || ce.Outcome == pbx.OutcomeAnswered) {
+		if t, ok := provider.ParseUnix(ev.CallAnswerTimestamp, c.loc); ok && (ev.Status == "" || ce.Outcome == pbx.OutcomeAnswered) {
 			ce.AnsweredAt = t
 			if d := ce.EndedAt.Sub(t); d > 0 {
 				ce.Duration = d
@@ -649,7 +632,7 @@ func (c *Client) decodeRoute(params url.Values) RouteQuestion {
 		Params:  params,
 	}
 	// The time format is not documented; Unix seconds is the likely one.
-	if t, ok := parseUnix(rq.Time, c.loc); ok {
+	if t, ok := provider.ParseUnix(rq.Time, c.loc); ok {
 		rq.At = t
 	} else {
 		for _, l := range routeTimeLayouts {
