@@ -2,6 +2,7 @@ package pbx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"iter"
@@ -45,9 +46,14 @@ type CallRequest struct {
 
 // CallResult is what the PBX said about a placed call.
 type CallResult struct {
-	// CallID is the vendor's identifier for the new call, when it returns
-	// one.
+	// CallID is the id the new call's events will carry
+	// ([CallEvent.CallID]), when the vendor returns it. Empty when the
+	// vendor returns no such id.
 	CallID string
+	// OrderID is the vendor's id for the call-back order itself when it is
+	// not the call's id (Sipuni returns one; its events do not carry it).
+	// Each provider says how such an order is matched to the call's events.
+	OrderID string
 }
 
 // Caller places calls (Rostelecom call_back, Sipuni callback/call_number,
@@ -117,13 +123,51 @@ type CallRecord struct {
 	// Extension is the employee's internal number.
 	Extension string    `json:"extension,omitempty"`
 	StartedAt time.Time `json:"started_at,omitzero"`
-	// Duration is the talk time when the vendor gives it, else the call's
-	// whole length (each provider documents which).
-	Duration     time.Duration `json:"duration,omitzero"`
+	// TalkDuration is the talk time (answer to end); zero when the call
+	// was not answered or the vendor does not say. Written to JSON as
+	// talk_seconds.
+	TalkDuration time.Duration `json:"-"`
+	// CallDuration is the whole call, ringing included; zero when the
+	// vendor does not say. Written to JSON as call_seconds.
+	CallDuration time.Duration `json:"-"`
 	Outcome      Outcome       `json:"outcome,omitzero"`
 	HasRecording bool          `json:"has_recording,omitempty"`
 	// Raw is the provider's decoded vendor row.
 	Raw any `json:"raw,omitempty"`
+}
+
+type callRecordJSON CallRecord
+
+// MarshalJSON writes r with durations in seconds (talk_seconds,
+// call_seconds), like [CallEvent.MarshalJSON].
+func (r CallRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		callRecordJSON
+		TalkSeconds Seconds `json:"talk_seconds,omitzero"`
+		CallSeconds Seconds `json:"call_seconds,omitzero"`
+	}{callRecordJSON(r), Seconds(r.TalkDuration), Seconds(r.CallDuration)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; Raw comes back as a
+// json.RawMessage.
+func (r *CallRecord) UnmarshalJSON(b []byte) error {
+	var w struct {
+		callRecordJSON
+		TalkSeconds Seconds         `json:"talk_seconds"`
+		CallSeconds Seconds         `json:"call_seconds"`
+		Raw         json.RawMessage `json:"raw"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = CallRecord(w.callRecordJSON)
+	r.TalkDuration = time.Duration(w.TalkSeconds)
+	r.CallDuration = time.Duration(w.CallSeconds)
+	r.Raw = nil
+	if len(w.Raw) > 0 && string(w.Raw) != "null" {
+		r.Raw = w.Raw
+	}
+	return nil
 }
 
 // HistoryExporter exports the PBX's call log (Rostelecom
