@@ -7,12 +7,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -26,12 +27,14 @@ const (
 	// subscriber lists): retried on connection errors, 429 and 5xx, with
 	// exponential backoff and jitter, honouring Retry-After, within
 	// Options.MaxRetries and Options.MaxRetryTime, and stopping at once when
-	// the context ends.
+	// the context ends. A Retry-After longer than what is left of that
+	// budget (or absurd) ends the retries at once with that response.
 	PolicyRead Policy = iota
 	// PolicyAction is for requests that may ring a phone (make-call): retried
 	// only when the request certainly never reached the server, that is when
 	// the connection could not be made. Never after a timeout, a reset or any
-	// HTTP status, because the PBX may already have placed the call.
+	// HTTP status, because the PBX may already have placed the call. (No
+	// request is ever sent to a redirect's target: see [RedirectError].)
 	PolicyAction
 )
 
@@ -63,9 +66,12 @@ type Options struct {
 	Provider string
 	// HTTPClient sends the requests. Pass your own for proxies or custom CA
 	// pools (Rostelecom's certificate chains to the Russian Trusted CA, which
-	// most system pools lack). Its Timeout, if set, also bounds streaming
-	// downloads; prefer context deadlines. Default: a client whose transport
-	// gives up on a server that sends no response headers within 30 s.
+	// most system pools lack). The Client sends through a shallow copy of it
+	// whose CheckRedirect refuses every redirect (see [RedirectError]); the
+	// *http.Client given is never modified. Leave its Timeout zero: an
+	// http.Client.Timeout bounds every request including recording
+	// downloads, which [Options.Timeout] instead bounds by idleness only.
+	// Default: [DefaultHTTPClient].
 	HTTPClient *http.Client
 	// Logger receives the debug-level journal of requests. Default: silent.
 	Logger *slog.Logger
@@ -78,9 +84,22 @@ type Options struct {
 	// 250 ms and 5 s.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxRetryTime bounds the total time a read spends retrying: no attempt
-	// starts after it. Default 30 s.
+	// starts after it, and a Retry-After that would end after it is not
+	// waited for. Default 30 s.
 	MaxRetryTime time.Duration
+	// Timeout is the overall limit of one API operation: every attempt, the
+	// waits between them and the reading of the response body, until the
+	// caller closes it. It applies when the context has no earlier deadline
+	// (an earlier context deadline wins). A streaming request
+	// ([Request.Stream], recording downloads) has no overall limit: it
+	// fails instead when no byte (response headers, then body) arrives for
+	// Timeout, so a long download that keeps receiving is never cut.
+	// Default 30 s; a negative value means no limit but the context's.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is the default [Options.Timeout].
+const DefaultTimeout = 30 * time.Second
 
 // Client sends API requests for one provider with the retry policy each
 // request asks for. It is safe for concurrent use.
@@ -93,7 +112,9 @@ type Client struct {
 
 // DefaultHTTPClient returns the client used when Options.HTTPClient is nil:
 // the standard transport with a 30 s response-header timeout and no overall
-// timeout, so recordings can stream for as long as they take.
+// timeout, so recordings can stream for as long as they take (the operation
+// limits are [Options.Timeout]'s). It follows redirects like any
+// *http.Client; the [Client] built on it does not.
 func DefaultHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 30 * time.Second
@@ -105,6 +126,9 @@ func DefaultHTTPClient() *http.Client {
 func NewClient(o Options) *Client {
 	if o.HTTPClient == nil {
 		o.HTTPClient = DefaultHTTPClient()
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
 	}
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 3
@@ -122,17 +146,24 @@ func NewClient(o Options) *Client {
 		o.MaxRetryTime = 30 * time.Second
 	}
 	c := &Client{opts: o, logger: loggerOrDiscard(o.Logger)}
+	// A shallow copy, so the caller's client keeps its own redirect policy:
+	// an API request never follows a redirect (it would carry the signature
+	// headers and, on 307/308, a make-call body to another host), and Do
+	// turns the 3xx into a *RedirectError.
+	noRedirect := *o.HTTPClient
+	noRedirect.CheckRedirect = refuseRedirect
 	newRC := func(check retryablehttp.CheckRetry) *retryablehttp.Client {
 		return &retryablehttp.Client{
-			HTTPClient:     o.HTTPClient,
-			Logger:         nil, // we journal through slog ourselves
-			RetryWaitMin:   o.MinBackoff,
-			RetryWaitMax:   o.MaxBackoff,
-			RetryMax:       o.MaxRetries,
-			RequestLogHook: countAttempt,
-			CheckRetry:     check,
-			Backoff:        c.backoff,
-			ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+			HTTPClient:      &noRedirect,
+			Logger:          nil, // we journal through slog ourselves
+			RetryWaitMin:    o.MinBackoff,
+			RetryWaitMax:    o.MaxBackoff,
+			RetryMax:        o.MaxRetries,
+			RequestLogHook:  countAttempt,
+			ResponseLogHook: responseArrived,
+			CheckRetry:      check,
+			Backoff:         c.backoff,
+			ErrorHandler:    retryablehttp.PassthroughErrorHandler,
 		}
 	}
 	c.read = newRC(c.checkRead)
@@ -146,8 +177,26 @@ func (c *Client) Provider() string { return c.opts.Provider }
 // Logger returns the client's logger (a silent one when none was given).
 func (c *Client) Logger() *slog.Logger { return c.logger }
 
-// HTTPClient returns the underlying *http.Client.
+// HTTPClient returns the *http.Client the Client was built on:
+// Options.HTTPClient as given, or the default. The Client itself sends
+// through a copy that follows no redirect; the returned client, used
+// directly, keeps its own redirect policy.
 func (c *Client) HTTPClient() *http.Client { return c.opts.HTTPClient }
+
+// isRedirect reports whether status is one net/http would follow (301,
+// 302, 303, 307, 308). Other 3xx answers (304 Not Modified, 300) are
+// ordinary responses for the vendor package to read.
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// refuseRedirect is the CheckRedirect of every client Do sends through.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Request is one API request.
 type Request struct {
@@ -168,6 +217,11 @@ type Request struct {
 	// credential rejections come as 5xx (Sipuni's "wrong hash" page) uses it
 	// so that a rejection is not sent again. It must not read the body.
 	Final func(*http.Response) bool
+	// Stream marks a download of unbounded length (a recording): instead of
+	// the overall [Options.Timeout], the operation fails when no byte
+	// arrives for Timeout, first while waiting for the response headers,
+	// then between reads of the body.
+	Stream bool
 }
 
 type reqState struct {
@@ -176,6 +230,9 @@ type reqState struct {
 	start    time.Time
 	attempts int
 	final    func(*http.Response) bool
+	// idle, for a stream, cancels the request when it fires; every response
+	// and every body read that returns bytes resets it.
+	idle *idleTimer
 }
 
 type stateKey struct{}
@@ -193,13 +250,31 @@ func countAttempt(_ retryablehttp.Logger, r *http.Request, i int) {
 	}
 }
 
+// responseArrived is the ResponseLogHook: response headers are bytes
+// received, so a stream's idle limit starts again.
+func responseArrived(_ retryablehttp.Logger, resp *http.Response) {
+	if resp == nil || resp.Request == nil {
+		return
+	}
+	if st := stateOf(resp.Request.Context()); st != nil && st.idle != nil {
+		st.idle.touch()
+	}
+}
+
 // Do sends r under its policy and returns the last response, whatever its
 // status: the caller turns vendor rejections into errors (see
-// [ResponseError]). A transport failure returns an error that names the
+// [ResponseError]). A transport failure returns an *OpError that names the
 // provider and operation, keeps the cause for errors.Is and errors.As, and
-// carries the URL without its query.
+// carries the URL without its query. A timeout (see [Options.Timeout])
+// matches errors.Is(err, context.DeadlineExceeded).
 //
-// The caller must close the response body.
+// Do never follows a redirect: a 301, 302, 303, 307 or 308 answer is closed
+// and returned as a *RedirectError (not wrapped, never retried), naming
+// where the API pointed. Other 3xx answers (304) are returned as responses.
+//
+// The operation's time limit keeps running while the caller reads the
+// body: the caller must close the response body, which also releases the
+// limit's timer. A body read that fails returns an *OpError.
 func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 	method := r.Method
 	if method == "" {
@@ -209,6 +284,22 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 		}
 	}
 	st := &reqState{c: c, op: r.Operation, start: time.Now(), final: r.Final}
+	var cancel context.CancelCauseFunc
+	switch {
+	case c.opts.Timeout < 0:
+		ctx, cancel = context.WithCancelCause(ctx)
+	case r.Stream:
+		ctx, cancel = context.WithCancelCause(ctx)
+		st.idle = newIdleTimer(c.opts.Timeout, cancel)
+	default:
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadlineCause(ctx, st.start.Add(c.opts.Timeout), &timeoutError{limit: c.opts.Timeout})
+		cancel = func(error) { stop() }
+	}
+	release := func() {
+		st.idle.stop()
+		cancel(nil)
+	}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	var body any
 	if r.Body != nil {
@@ -216,7 +307,8 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, r.URL, body)
 	if err != nil {
-		return nil, &url.Error{Op: method, URL: redactURL(r.URL), Err: errors.Unwrap(err)}
+		release()
+		return nil, ScrubError(err)
 	}
 	for k, vs := range r.Header {
 		req.Header[k] = vs
@@ -226,9 +318,17 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 		rc = c.action
 	}
 	resp, err := rc.Do(req)
+	if err != nil && ctx.Err() != nil {
+		// Say why: the operation's own limit, or the caller's context.
+		err = context.Cause(ctx)
+	}
 	status := 0
 	if resp != nil {
 		status = resp.StatusCode
+	}
+	var redirect *RedirectError
+	if err == nil && isRedirect(status) {
+		redirect = &RedirectError{Provider: c.opts.Provider, Operation: r.Operation, StatusCode: status, Location: redirectTarget(resp)}
 	}
 	if c.logger.Enabled(ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{
@@ -239,19 +339,130 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 			slog.Duration("duration", time.Since(st.start)),
 			slog.Int("attempts", st.attempts),
 		}
-		if err != nil {
-			attrs = append(attrs, slog.String("error", scrubError(err).Error()))
+		switch {
+		case err != nil:
+			attrs = append(attrs, slog.String("error", ScrubError(err).Error()))
+		case redirect != nil:
+			attrs = append(attrs, slog.String("error", redirect.Error()))
 		}
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "pbx api request", attrs...)
 	}
-	if err != nil {
+	if err != nil || redirect != nil {
 		if resp != nil {
-			resp.Body.Close()
+			drain(resp.Body)
 		}
-		return nil, &OpError{Provider: c.opts.Provider, Operation: r.Operation, Err: scrubError(err)}
+		release()
+		if redirect != nil {
+			return nil, redirect
+		}
+		return nil, &OpError{Provider: c.opts.Provider, Operation: r.Operation, Err: ScrubError(err)}
 	}
+	resp.Body = &opBody{rc: resp.Body, ctx: ctx, idle: st.idle, release: release, provider: c.opts.Provider, op: r.Operation}
 	return resp, nil
 }
+
+// redirectTarget returns the redacted absolute target of a redirect, or ""
+// when the response names none.
+func redirectTarget(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		if resp.Header.Get("Location") == "" {
+			return ""
+		}
+		return "(unparsable URL)"
+	}
+	return RedactURL(loc.String())
+}
+
+// timeoutError is the cause of an operation that ran past Options.Timeout:
+// the whole operation, or, for a stream, the silence between two bytes.
+type timeoutError struct {
+	limit time.Duration
+	idle  bool
+}
+
+func (e *timeoutError) Error() string {
+	if e.idle {
+		return "no data received for " + e.limit.String() + " (operation timeout): " + context.DeadlineExceeded.Error()
+	}
+	return "operation took longer than " + e.limit.String() + " (operation timeout): " + context.DeadlineExceeded.Error()
+}
+
+// Timeout reports true, as net.Error timeouts do.
+func (e *timeoutError) Timeout() bool { return true }
+
+// Is makes errors.Is(err, context.DeadlineExceeded) true.
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// idleTimer cancels a stream's context when no byte arrived for limit. A
+// nil *idleTimer does nothing.
+type idleTimer struct {
+	limit time.Duration
+	t     *time.Timer
+}
+
+func newIdleTimer(limit time.Duration, cancel context.CancelCauseFunc) *idleTimer {
+	cause := &timeoutError{limit: limit, idle: true}
+	return &idleTimer{limit: limit, t: time.AfterFunc(limit, func() { cancel(cause) })}
+}
+
+// touch restarts the limit: a byte arrived. Once fired, the context is
+// cancelled for good and touch changes nothing that matters.
+func (it *idleTimer) touch() {
+	if it != nil {
+		it.t.Reset(it.limit)
+	}
+}
+
+func (it *idleTimer) stop() {
+	if it != nil {
+		it.t.Stop()
+	}
+}
+
+// opBody is the response body Do returns: it keeps the operation's context
+// (and its time limit) alive until Close or the end of the body, restarts a
+// stream's idle limit on every read that returns bytes, and turns a failed
+// read into an *OpError that says why.
+type opBody struct {
+	rc       io.ReadCloser
+	ctx      context.Context
+	idle     *idleTimer
+	release  func()
+	provider string
+	op       string
+	once     sync.Once
+}
+
+func (b *opBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.idle.touch()
+	}
+	switch {
+	case err == nil:
+	case err == io.EOF:
+		b.done()
+	default:
+		if b.ctx.Err() != nil {
+			err = context.Cause(b.ctx)
+		}
+		var oe *OpError
+		if !errors.As(err, &oe) {
+			err = &OpError{Provider: b.provider, Operation: b.op, Err: ScrubError(err)}
+		}
+	}
+	return n, err
+}
+
+// Close closes the body and releases the operation's timer.
+func (b *opBody) Close() error {
+	err := b.rc.Close()
+	b.done()
+	return err
+}
+
+func (b *opBody) done() { b.once.Do(b.release) }
 
 // OpError is a transport failure of one API request: the request got no HTTP
 // response.
@@ -266,27 +477,6 @@ func (e *OpError) Error() string { return e.Provider + ": " + e.Operation + ": "
 
 // Unwrap returns the cause.
 func (e *OpError) Unwrap() error { return e.Err }
-
-// scrubError drops the query (signatures, hashes, tokens) from the URL of a
-// *url.Error.
-func scrubError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
-	}
-	return err
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	u.Fragment = ""
-	return u.String()
-}
 
 func (c *Client) checkRead(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	st := stateOf(ctx)
@@ -307,15 +497,23 @@ func (c *Client) checkRead(ctx context.Context, resp *http.Response, err error) 
 	if !retry {
 		return false, nil
 	}
-	// Never start an attempt past the total time bound, and never wait for a
-	// Retry-After that would end past it.
-	wait := c.opts.MinBackoff
+	// Never start an attempt past the total time bound. A Retry-After
+	// longer than what is left of it (or of the context, or absurd) means
+	// "longer than we wait": give up at once with this response.
+	left := c.opts.MaxRetryTime - time.Since(st.start)
 	if resp != nil {
 		if d, ok := retryAfter(resp); ok {
-			wait = d
+			if dl, has := ctx.Deadline(); has {
+				left = min(left, time.Until(dl))
+			}
+			if d > left {
+				return false, nil
+			}
+			c.notifyRetry(st, status, err)
+			return true, nil
 		}
 	}
-	if time.Since(st.start)+wait > c.opts.MaxRetryTime {
+	if c.opts.MinBackoff > left {
 		return false, nil
 	}
 	c.notifyRetry(st, status, err)
@@ -336,7 +534,7 @@ func (c *Client) checkAction(ctx context.Context, _ *http.Response, err error) (
 
 func (c *Client) notifyRetry(st *reqState, status int, err error) {
 	if c.opts.OnRetry != nil {
-		c.opts.OnRetry(RetryInfo{Provider: c.opts.Provider, Operation: st.op, Attempt: st.attempts, StatusCode: status, Err: scrubError(err)})
+		c.opts.OnRetry(RetryInfo{Provider: c.opts.Provider, Operation: st.op, Attempt: st.attempts, StatusCode: status, Err: ScrubError(err)})
 	}
 }
 
@@ -397,25 +595,50 @@ func max0(d time.Duration) time.Duration {
 	return d
 }
 
+// maxRetryAfter is what an overflowing Retry-After becomes: far longer than
+// any wait, and still positive.
+const maxRetryAfter = time.Duration(math.MaxInt64)
+
 // retryAfter reads Retry-After (seconds or an HTTP date) from a 429 or 503.
-func retryAfter(resp *http.Response) (time.Duration, bool) {
+// A number of seconds too large for a time.Duration gives maxRetryAfter, a
+// date in the past 0. ok is false when there is no usable header.
+func retryAfter(resp *http.Response) (d time.Duration, ok bool) {
 	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 		return 0, false
 	}
-	v := resp.Header.Get("Retry-After")
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0, false
+	if allDigits(v) {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true // out of range: only digits, so too large
 		}
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max0(time.Until(t)), true
+		return max0(time.Until(t)), true // Until saturates instead of overflowing
 	}
 	return 0, false
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// RetryAfter returns the wait a 429 or 503 response asks for in its
+// Retry-After header (seconds or an HTTP date), for [APIError.RetryAfter]:
+// 0 when there is none, it cannot be read, it is in the past, or the status
+// is another; a value too large for a time.Duration gives the largest one.
+func RetryAfter(resp *http.Response) time.Duration {
+	d, _ := retryAfter(resp)
+	return d
 }
 
 func loggerOrDiscard(l *slog.Logger) *slog.Logger {

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
@@ -23,8 +25,14 @@ const DefaultMaxBodySize = 1 << 20
 // answer 413.
 var ErrBodyTooLarge = errors.New("request body too large")
 
+// readBodyStart is the most ReadBody reserves before bytes arrive.
+const readBodyStart = 4 << 10
+
 // ReadBody reads the whole request body, at most limit bytes (limit <= 0
-// means DefaultMaxBodySize). A larger body gives ErrBodyTooLarge.
+// means DefaultMaxBodySize). A body announced or found larger gives
+// ErrBodyTooLarge. Memory follows the bytes actually received, not the
+// announced Content-Length: a client that announces 1 MiB and sends
+// nothing costs a few kilobytes.
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBodySize
@@ -36,14 +44,15 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, ErrBodyTooLarge
 	}
 	size := 512
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1 so ReadAll-style EOF needs no growth
+	if r.ContentLength >= 0 {
+		// +1 so that the EOF of an honest body needs no growth.
+		size = int(min(r.ContentLength+1, readBodyStart))
 	}
 	buf := make([]byte, 0, size)
 	lr := io.LimitReader(r.Body, limit+1)
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			buf = append(buf, 0)[:len(buf)] // grow as bytes arrive
 		}
 		n, err := lr.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -145,7 +154,8 @@ var jsonContentType = []string{"application/json; charset=utf-8"}
 
 // LogWebhook journals one webhook request at debug level: provider,
 // operation, the status answered, the duration and the error, if any. It
-// costs nothing when debug logging is off.
+// costs nothing when debug logging is off. It does not warn about rejected
+// requests; [WebhookLog] does.
 func LogWebhook(ctx context.Context, logger *slog.Logger, provider, operation string, status int, start time.Time, err error) {
 	if logger == nil || !logger.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -160,6 +170,116 @@ func LogWebhook(ctx context.Context, logger *slog.Logger, provider, operation st
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	logger.LogAttrs(ctx, slog.LevelDebug, "pbx webhook", attrs...)
+}
+
+// webhookWarnEvery is the shortest interval between two Warn lines of a
+// WebhookLog for the same reason.
+const webhookWarnEvery = time.Minute
+
+// webhookWarnKeys bounds the reasons a WebhookLog remembers.
+const webhookWarnKeys = 64
+
+// WebhookLog journals the webhook requests of one provider: every request at
+// debug level, as [LogWebhook] does, and every request rejected for
+// authentication also at Warn, rate-limited, because a wrong token or key
+// in the PBX's settings otherwise loses every event without a trace.
+//
+// It is safe for concurrent use; a nil *WebhookLog logs nothing.
+type WebhookLog struct {
+	logger   *slog.Logger // debug journal and Warn lines; nil: see NewWebhookLog
+	provider string
+	now      func() time.Time // the clock, replaced in tests
+
+	mu    sync.Mutex
+	warns map[string]*warnState // by reason
+}
+
+type warnState struct {
+	last       time.Time // of the last Warn line
+	suppressed int       // rejections since then without a line
+}
+
+// NewWebhookLog returns the webhook journal of provider ("sipuni").
+//
+// A nil logger makes the debug journal silent, but rejections are still
+// logged at Warn, to slog.Default() (read when a line is written):
+// operators must see rejected notifications even when no logger was
+// configured.
+func NewWebhookLog(logger *slog.Logger, provider string) *WebhookLog {
+	return &WebhookLog{logger: logger, provider: provider, now: time.Now, warns: map[string]*warnState{}}
+}
+
+// Log journals one webhook request: operation, the status answered, the
+// time since start and the error, if any, at debug level. When the request
+// was rejected for authentication (err is, by errors.As, a
+// *VerificationError, or status is 401 or 403) it also writes the Warn line
+// "pbx webhook rejected" with provider, operation, status, reason (the
+// VerificationError's Reason and header, or the status text; never a
+// secret) and count: the rejections that line stands for, this one and
+// those not logged since the previous line for the same reason. There is at
+// most one such line per reason per minute.
+func (l *WebhookLog) Log(ctx context.Context, operation string, status int, start time.Time, err error) {
+	if l == nil {
+		return
+	}
+	LogWebhook(ctx, l.logger, l.provider, operation, status, start, err)
+	var reason string
+	var ve *VerificationError
+	switch {
+	case errors.As(err, &ve):
+		reason = string(ve.Reason)
+		if ve.Header != "" {
+			reason += " " + ve.Header
+		}
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		reason = strings.ToLower(http.StatusText(status))
+	default:
+		return
+	}
+	count, ok := l.admit(reason)
+	if !ok {
+		return
+	}
+	logger := l.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.LogAttrs(ctx, slog.LevelWarn, "pbx webhook rejected",
+		slog.String("provider", l.provider),
+		slog.String("operation", operation),
+		slog.Int("status", status),
+		slog.String("reason", reason),
+		slog.Int("count", count),
+	)
+}
+
+// admit counts a rejection for reason and says whether to write a line now,
+// and for how many rejections.
+func (l *WebhookLog) admit(reason string) (count int, ok bool) {
+	now := time.Now
+	if l.now != nil {
+		now = l.now
+	}
+	t := now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.warns[reason]
+	if w == nil {
+		if l.warns == nil || len(l.warns) >= webhookWarnKeys {
+			// Reasons come from the provider's code and are few; should
+			// they not be, forgetting them costs an extra line, not memory.
+			l.warns = map[string]*warnState{}
+		}
+		l.warns[reason] = &warnState{last: t}
+		return 1, true
+	}
+	if t.Sub(w.last) < webhookWarnEvery {
+		w.suppressed++
+		return 0, false
+	}
+	count = w.suppressed + 1
+	w.last, w.suppressed = t, 0
+	return count, true
 }
 
 // ErrRouteTimeout is returned by AskRouter when the router misses its
