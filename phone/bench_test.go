@@ -36,7 +36,7 @@ var (
 func benchSetup(b *testing.B) (*Index[int32], []string) {
 	if benchIndex == nil {
 		benchNums = benchNumbers(benchSize)
-		x, err := NewIndex[int32](DefaultDigits)
+		x, err := NewIndex[int32](DefaultLastDigits)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func BenchmarkIndexBuild(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		x, _ := NewIndex[int32](DefaultDigits)
+		x, _ := NewIndex[int32](DefaultLastDigits)
 		for j, s := range nums {
 			x.Add(s, int32(j))
 		}

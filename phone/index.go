@@ -23,7 +23,7 @@ type Index[V any] struct {
 
 const multiFlag = 1 << 31
 
-// key is a digit string of at most MaxDigits digits, packed: the value of its
+// key is a digit string of at most MaxLastDigits digits, packed: the value of its
 // last 19 digits, the digit before them (for 20-digit keys), its length (so
 // leading zeros count) and whether it is an exact-match key or a suffix key.
 type key struct {
@@ -64,10 +64,10 @@ func makeKey(d []byte, exact bool) key {
 }
 
 // NewIndex returns an empty index that compares n last digits. n must be 1 to
-// 20 ([MinDigits] to [MaxDigits]).
+// 20 ([MinLastDigits] to [MaxLastDigits]).
 func NewIndex[V any](n int) (*Index[V], error) {
-	if n < MinDigits || n > MaxDigits {
-		return nil, fmt.Errorf("phone: number of last digits must be %d to %d, got %d", MinDigits, MaxDigits, n)
+	if n < MinLastDigits || n > MaxLastDigits {
+		return nil, fmt.Errorf("phone: number of last digits must be %d to %d, got %d", MinLastDigits, MaxLastDigits, n)
 	}
 	x := &Index[V]{n: n}
 	if n <= maxSmallDigits {
@@ -101,14 +101,15 @@ func (x *Index[V]) Len() int {
 	return total
 }
 
-// Add stores v under number. The number is normalised first; a login or a
-// text with no digits is ignored. Adding the same value under several numbers
-// of one contact is the normal use; adding it twice under numbers that share
-// their last n digits makes Lookup return it twice.
+// Add stores v under number. The number is normalised first; a login, a
+// text with no digits and a number with more than [MaxDigits] digits are
+// ignored. Adding the same value under several numbers of one contact is
+// the normal use; adding it twice under numbers that share their last n
+// digits makes Lookup return it twice.
 func (x *Index[V]) Add(number string, v V) {
-	var buf [maxDigits]byte
-	d, ok := Russia.appendDigits(buf[:0], number)
-	if !ok || len(d) == 0 {
+	var buf [bufDigits]byte
+	d, k := Russia.appendDigits(buf[:0], number)
+	if k != kindNumber || len(d) == 0 {
 		return
 	}
 	// A stored number is found by incoming numbers longer than n through its
@@ -150,12 +151,13 @@ func (x *Index[V]) put(d []byte, exact bool, v V) {
 }
 
 // Lookup returns every value whose number matches incoming, in Add order, or
-// nil. The returned slice belongs to the index: the caller must not modify
+// nil (always for a login or a number with more than [MaxDigits] digits).
+// The returned slice belongs to the index: the caller must not modify
 // its elements (appending to it is safe; it has no spare capacity).
 func (x *Index[V]) Lookup(incoming string) []V {
-	var buf [maxDigits]byte
-	d, ok := Russia.appendDigits(buf[:0], incoming)
-	if !ok || len(d) == 0 {
+	var buf [bufDigits]byte
+	d, k := Russia.appendDigits(buf[:0], incoming)
+	if k != kindNumber || len(d) == 0 {
 		return nil
 	}
 	exact := len(d) <= x.n
@@ -163,6 +165,7 @@ func (x *Index[V]) Lookup(incoming string) []V {
 		d = d[len(d)-x.n:]
 	}
 	var i uint32
+	var ok bool
 	if x.small != nil {
 		i, ok = x.small[packSmall(d, exact)]
 	} else {

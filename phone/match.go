@@ -1,31 +1,32 @@
 package phone
 
-// DefaultDigits is the default number of last digits compared by the matching
-// rule. The Prostie Zvonki settings allow 1 to 20 (the spec's own default is
+// DefaultLastDigits is the default number of last digits compared by the
+// matching rule. The Prostie Zvonki settings allow 1 to 20 (the spec's own default is
 // 5, which matches too many numbers in a real directory; 10 identifies a
 // Russian subscriber without its country code or trunk prefix).
-const DefaultDigits = 10
+const DefaultLastDigits = 10
 
-// MinDigits and MaxDigits bound the number of last digits n.
+// MinLastDigits and MaxLastDigits bound the number of last digits n that
+// the matching rule compares (the Prostie Zvonki setting allows 1 to 20).
 const (
-	MinDigits = 1
-	MaxDigits = 20
+	MinLastDigits = 1
+	MaxLastDigits = 20
 )
 
 // Suffix returns the lookup key of number under the matching rule with n last
 // digits: the last n digits of the normalised number when it is longer than
-// n, else the whole normalised number. A login, or an n out of range
-// (1 to 20), gives "".
+// n, else the whole normalised number. A login, a number with more than
+// [MaxDigits] digits, or an n out of range (1 to 20), gives "".
 //
 // For example Suffix("89991234567", 7) is "1234567", the Prostie Zvonki
 // spec's own example.
 func Suffix(number string, n int) string {
-	if n < MinDigits || n > MaxDigits {
+	if n < MinLastDigits || n > MaxLastDigits {
 		return ""
 	}
-	var buf [maxDigits]byte
-	d, ok := Russia.appendDigits(buf[:0], number)
-	if !ok {
+	var buf [bufDigits]byte
+	d, k := Russia.appendDigits(buf[:0], number)
+	if k != kindNumber {
 		return ""
 	}
 	if len(d) > n {
@@ -41,19 +42,19 @@ func Suffix(number string, n int) string {
 // When the incoming number has more than n digits, stored matches if its last
 // n digits equal the incoming number's last n digits (so a stored number
 // shorter than n never matches). When the incoming number has n digits or
-// fewer, only a stored number equal to it matches. Logins and empty numbers
-// never match.
+// fewer, only a stored number equal to it matches. Logins, empty numbers
+// and numbers with more than [MaxDigits] digits never match.
 func Match(incoming, stored string, n int) bool {
-	if n < MinDigits || n > MaxDigits {
+	if n < MinLastDigits || n > MaxLastDigits {
 		return false
 	}
-	var bi, bs [maxDigits]byte
-	in, ok := Russia.appendDigits(bi[:0], incoming)
-	if !ok || len(in) == 0 {
+	var bi, bs [bufDigits]byte
+	in, k := Russia.appendDigits(bi[:0], incoming)
+	if k != kindNumber || len(in) == 0 {
 		return false
 	}
-	st, ok := Russia.appendDigits(bs[:0], stored)
-	if !ok {
+	st, k := Russia.appendDigits(bs[:0], stored)
+	if k != kindNumber {
 		return false
 	}
 	if len(in) <= n {

@@ -29,6 +29,8 @@ func TestSuffix(t *testing.T) {
 		{"89991234567", 0, ""},
 		{"89991234567", 21, ""},
 		{"12345678901234567890123", 20, "45678901234567890123"},
+		{"8" + strings.Repeat("0", MaxDigits-11) + "9991234567", 10, "9991234567"}, // MaxDigits digits
+		{"8" + strings.Repeat("0", MaxDigits-10) + "9991234567", 10, ""},           // one too many
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%d", tt.number, tt.n), func(t *testing.T) {
@@ -63,6 +65,9 @@ func TestMatch(t *testing.T) {
 		{"n too big", "89991234567", "89991234567", 21, false},
 		{"twenty digits equal", "12345678901234567890", "12345678901234567890", 20, true},
 		{"twenty-one digits by last twenty", "912345678901234567890", "812345678901234567890", 20, true},
+		{"MaxDigits incoming by last ten", strings.Repeat("0", MaxDigits-10) + "9991234567", "89991234567", 10, true},
+		{"too long incoming never matches", strings.Repeat("0", MaxDigits-9) + "9991234567", "89991234567", 10, false},
+		{"too long stored never matches", "89991234567", strings.Repeat("0", MaxDigits-9) + "9991234567", 10, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +119,50 @@ func TestIndexLookup(t *testing.T) {
 	assert.Equal(t, 6, x.Len()) // delta counts twice: it has two keys
 }
 
+// TestHugeNumbers: a 900,000-digit "number" is no number for Match, Suffix
+// and Index, which neither panic nor allocate on it.
+func TestHugeNumbers(t *testing.T) {
+	huge := strings.Repeat("9", 900_000)
+	hugeLogin := "x" + huge
+	x, err := NewIndex[int](10)
+	require.NoError(t, err)
+	wide, err := NewIndex[int](MaxLastDigits)
+	require.NoError(t, err)
+	for _, s := range []string{huge, hugeLogin, "+" + huge, strings.Repeat("9", MaxDigits+1)} {
+		assert.False(t, Match(s, s, 10))
+		assert.False(t, Match(s, "79999999999", 10))
+		assert.False(t, Match("79999999999", s, 10))
+		assert.Equal(t, "", Suffix(s, 10))
+		x.Add(s, 1)
+		wide.Add(s, 1)
+		assert.Nil(t, x.Lookup(s))
+		assert.Nil(t, wide.Lookup(s))
+	}
+	assert.Zero(t, x.Len(), "nothing stored")
+	assert.Zero(t, wide.Len(), "nothing stored")
+	x.Add("79999999999", 2)
+	assert.Nil(t, x.Lookup(huge), "not found by its last digits either")
+	allocs := testing.AllocsPerRun(10, func() {
+		_ = Match(huge, huge, 10)
+		_ = Suffix(huge, 10)
+		_ = x.Lookup(huge)
+	})
+	assert.Zero(t, allocs)
+}
+
+// TestMaxDigitsNumbersInIndex: numbers of up to MaxDigits digits are kept
+// and found under every n.
+func TestMaxDigitsNumbersInIndex(t *testing.T) {
+	long := strings.Repeat("1", MaxDigits-11) + "79991234567"
+	for n := MinLastDigits; n <= MaxLastDigits; n++ {
+		x, err := NewIndex[int](n)
+		require.NoError(t, err)
+		x.Add(long, 1)
+		assert.Equal(t, []int{1}, x.Lookup(long), "n=%d", n)
+		assert.Equal(t, []int{1}, x.Lookup("9"+long[1:]), "n=%d: by the last n digits", n)
+	}
+}
+
 func TestIndexLookupSliceIsSafeToAppend(t *testing.T) {
 	x, _ := NewIndex[int](10)
 	x.Add("79991234567", 1)
@@ -129,14 +178,14 @@ func TestIndexLookupSliceIsSafeToAppend(t *testing.T) {
 func TestIndexAgreesWithMatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	randNumber := func() string {
-		l := 1 + r.IntN(22)
+		l := 1 + r.IntN(MaxDigits+3) // up to past MaxDigits
 		var b strings.Builder
 		for range l {
 			b.WriteByte(byte('0' + r.IntN(3))) // few distinct digits: many collisions
 		}
 		return b.String()
 	}
-	for n := MinDigits; n <= MaxDigits; n++ {
+	for n := MinLastDigits; n <= MaxLastDigits; n++ {
 		stored := make([]string, 300)
 		x, err := NewIndex[int](n)
 		require.NoError(t, err)
@@ -182,7 +231,7 @@ func FuzzIndexAgreesWithMatch(f *testing.F) {
 	f.Add("89991234567", "+79991234567", "1234567", uint8(7))
 	f.Add("101", "101", "0101", uint8(3))
 	f.Fuzz(func(t *testing.T, incoming, a, b string, n uint8) {
-		digits := int(n%MaxDigits) + 1
+		digits := int(n%MaxLastDigits) + 1
 		x, err := NewIndex[int](digits)
 		if err != nil {
 			t.Fatal(err)

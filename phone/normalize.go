@@ -31,9 +31,30 @@ var (
 	Uzbekistan = Normalizer{CountryCode: "998", NationalLength: 9}
 )
 
-// maxDigits bounds the digits kept on the allocation-free paths. Longer digit
-// strings are not telephone numbers (E.164 allows 15 digits).
-const maxDigits = 64
+// MaxDigits is the most digits a telephone number can have. E.164 allows
+// 15; the margin covers prefixes that PBXs prepend and extensions written
+// after the number. A text with more digits is not a telephone number, but
+// a value that could make whoever keeps it keep megabytes: [Normalize]
+// returns "" for it, [Match] and [Suffix] treat it as no number, and an
+// [Index] neither stores nor finds it.
+const MaxDigits = 32
+
+// bufDigits is the size of the stack buffers the allocation-free paths
+// normalise into: MaxDigits digits, and room for a country code a
+// Normalizer may add.
+const bufDigits = MaxDigits + 8
+
+// kind says what appendDigits found.
+type kind uint8
+
+const (
+	// kindNumber: s is a telephone number (possibly with no digits at all).
+	kindNumber kind = iota
+	// kindLogin: s is not a number (a login or other text).
+	kindLogin
+	// kindTooLong: s is a number with more than MaxDigits digits.
+	kindTooLong
+)
 
 // Normalize normalises s by the Russian rules ([Russia]).
 //
@@ -45,15 +66,27 @@ const maxDigits = 64
 // (a login such as "ivan.petrov") comes back unchanged, and text with no
 // digits at all, such as "" or "+()-", gives "".
 //
+// A number with more than [MaxDigits] digits, or a text that is not a
+// number but holds more than MaxDigits digits, gives "": no telephone
+// number is that long. Checking it costs no allocation and stops at the
+// first digit too many.
+//
 // Normalize does not allocate when s is already in normal form.
 func Normalize(s string) string { return Russia.Normalize(s) }
 
 // Normalize normalises s by the rules of n; see the package function
-// [Normalize] for what is kept and dropped.
+// [Normalize] for what is kept and dropped. It also gives "" when the
+// normalised number would have more than [MaxDigits] digits.
 func (n Normalizer) Normalize(s string) string {
-	var buf [maxDigits]byte
-	d, isNum := n.appendDigits(buf[:0], s)
-	if !isNum {
+	var buf [bufDigits]byte
+	d, k := n.appendDigits(buf[:0], s)
+	switch k {
+	case kindTooLong:
+		return ""
+	case kindLogin:
+		if moreDigitsThan(s, MaxDigits) {
+			return ""
+		}
 		return s
 	}
 	if string(d) == s {
@@ -65,25 +98,42 @@ func (n Normalizer) Normalize(s string) string {
 	return string(d)
 }
 
-// appendDigits appends the normalised digits of s to dst. isNum is false when
-// s is not a telephone number (a login, or more than maxDigits digits); then
-// dst is returned unchanged.
-func (n Normalizer) appendDigits(dst []byte, s string) (out []byte, isNum bool) {
+// moreDigitsThan reports whether s holds more than limit ASCII digits,
+// without allocating; it stops at digit limit+1.
+func moreDigitsThan(s string, limit int) bool {
+	count := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			count++
+			if count > limit {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appendDigits appends the normalised digits of s to dst. The kind is
+// kindLogin when s is not a telephone number (a login) and kindTooLong when it
+// is one with more than MaxDigits digits, before or after normalisation;
+// then dst is returned unchanged. It stops reading s at the first digit too
+// many, so a huge s costs no more than a real number.
+func (n Normalizer) appendDigits(dst []byte, s string) (out []byte, k kind) {
 	s = userPart(s)
 	start := len(dst)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
-			if len(dst)-start >= maxDigits {
-				return dst[:start], false
+			if len(dst)-start >= MaxDigits {
+				return dst[:start], kindTooLong
 			}
 			dst = append(dst, c)
 		case c == '+' || c == ' ' || c == '-' || c == '(' || c == ')' || c == '.' || c == '\t':
 		case c == 0xC2 && i+1 < len(s) && s[i+1] == 0xA0: // U+00A0 no-break space
 			i++
 		default:
-			return dst[:start], false
+			return dst[:start], kindLogin
 		}
 	}
 	d := dst[start:]
@@ -105,7 +155,12 @@ func (n Normalizer) appendDigits(dst []byte, s string) (out []byte, isNum bool) 
 			dst = append(dst[:start], tmp...)
 		}
 	}
-	return dst, true
+	if len(dst)-start > MaxDigits {
+		// Only a Normalizer whose country code plus national length
+		// exceeds MaxDigits gets here.
+		return dst[:start], kindTooLong
+	}
+	return dst, kindNumber
 }
 
 // userPart extracts the user part of a SIP/tel URI (with an optional display

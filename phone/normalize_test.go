@@ -48,8 +48,16 @@ func TestNormalize(t *testing.T) {
 		{"leading zeros kept", "0012", "0012"},
 		{"eight in short number", "8800", "8800"},
 		{"eight hundred number", "8 800 555-35-35", "78005553535"},
-		{"sixty-five digits is not a number", strings.Repeat("1", 65), strings.Repeat("1", 65)},
-		{"sixty-four digits", strings.Repeat("2", 64), strings.Repeat("2", 64)},
+		{"MaxDigits digits kept", strings.Repeat("2", MaxDigits), strings.Repeat("2", MaxDigits)},
+		{"MaxDigits digits formatted", "+" + strings.Repeat("1234 5678 ", MaxDigits/8), strings.Repeat("12345678", MaxDigits/8)},
+		{"one digit too many", strings.Repeat("1", MaxDigits+1), ""},
+		{"one digit too many, formatted", "+7 (" + strings.Repeat("9", MaxDigits-1) + ") 5", ""},
+		{"sixty-five digits", strings.Repeat("1", 65), ""},
+		{"too long in a sip uri", "sip:+" + strings.Repeat("7", MaxDigits+1) + "@host", ""},
+		{"digits of the host and params do not count", "sip:+74951234567@10.20.30.40;tgrp=" + strings.Repeat("1", MaxDigits), "74951234567"},
+		{"login with MaxDigits digits kept", "user" + strings.Repeat("5", MaxDigits), "user" + strings.Repeat("5", MaxDigits)},
+		{"login with too many digits", "user" + strings.Repeat("5", MaxDigits+1), ""},
+		{"login with too many digits, spread", strings.Repeat("a1", MaxDigits+1), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +81,9 @@ func TestNormalizerOtherCountries(t *testing.T) {
 		{"uzbekistan russian number untouched", Uzbekistan, "+74951234567", "74951234567"},
 		{"trunk 0 to longer code", Normalizer{CountryCode: "380", TrunkPrefix: "0", NationalLength: 9}, "044 123 4567", "380441234567"},
 		{"trunk 0 national", Normalizer{CountryCode: "380", TrunkPrefix: "0", NationalLength: 9}, "441234567", "380441234567"},
+		{"uzbekistan too long", Uzbekistan, strings.Repeat("9", MaxDigits+1), ""},
+		{"country code makes it too long", Normalizer{CountryCode: "999", NationalLength: MaxDigits - 1}, strings.Repeat("1", MaxDigits-1), ""},
+		{"country code up to MaxDigits", Normalizer{CountryCode: "9", NationalLength: MaxDigits - 1}, strings.Repeat("1", MaxDigits-1), "9" + strings.Repeat("1", MaxDigits-1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,9 +101,28 @@ func TestNormalizeDoesNotAllocateOnNormalForm(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
+// TestNormalizeHugeInput: a 900,000-digit "number" (as a number, a SIP URI
+// and inside a login) gives "" without copying it: the check stops at the
+// first digit too many.
+func TestNormalizeHugeInput(t *testing.T) {
+	digits := strings.Repeat("7", 900_000)
+	for name, s := range map[string]string{
+		"digits":    digits,
+		"formatted": "+7 (" + digits + ")",
+		"sip uri":   "sip:" + digits + "@host",
+		"login":     "id" + digits,
+	} {
+		assert.Equal(t, "", Normalize(s), name)
+		assert.Equal(t, "", Uzbekistan.Normalize(s), name)
+		allocs := testing.AllocsPerRun(10, func() { _ = Normalize(s) })
+		assert.Zero(t, allocs, name)
+	}
+}
+
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"", "+7 (495) 123-45-67", "84951234567", "9991234567", "sip:+74951234567@1.2.3.4;tgrp=x",
-		"<sip:101@h>", "ivan", "\u00a0", "\xc2", "sip:", "tel:;", "12345678901234567890"} {
+		"<sip:101@h>", "ivan", "\u00a0", "\xc2", "sip:", "tel:;", "12345678901234567890",
+		strings.Repeat("9", MaxDigits), strings.Repeat("9", MaxDigits+1), "a" + strings.Repeat("1", MaxDigits+1)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -104,6 +134,9 @@ func FuzzNormalize(f *testing.F) {
 					t.Fatalf("Normalize(%q) = %q: rewritten output has a non-digit", s, got)
 				}
 			}
+		}
+		if moreDigitsThan(got, MaxDigits) {
+			t.Fatalf("Normalize(%q) = %q: more than MaxDigits digits", s, got)
 		}
 		if again := Normalize(got); again != got {
 			t.Fatalf("not idempotent: Normalize(%q) = %q, Normalize(%q) = %q", s, got, got, again)

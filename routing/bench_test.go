@@ -61,7 +61,7 @@ func benchSetup(b *testing.B) (*MemoryDirectory, []string) {
 	b.Helper()
 	if benchDir == nil {
 		benchList = makeBenchContacts(benchContacts)
-		d, err := NewMemoryDirectory(benchList, phone.DefaultDigits)
+		d, err := NewMemoryDirectory(benchList, phone.DefaultLastDigits)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func (s *scanDirectory) Lookup(_ context.Context, number string) ([]Contact, err
 // scan baseline. Compare its ns/op with BenchmarkResponsible.
 func BenchmarkResponsibleLinearScan(b *testing.B) {
 	_, incoming := benchSetup(b)
-	benchRoute(b, Responsible(newScanDirectory(benchList, phone.DefaultDigits), WithDefault("204")), incoming)
+	benchRoute(b, Responsible(newScanDirectory(benchList, phone.DefaultLastDigits), WithDefault("204")), incoming)
 }
 
 // BenchmarkMemoryDirectoryBuild builds a directory of 1,000,000 contacts
@@ -174,7 +174,7 @@ func BenchmarkMemoryDirectoryBuild(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		d, err := NewMemoryDirectory(contacts, phone.DefaultDigits)
+		d, err := NewMemoryDirectory(contacts, phone.DefaultLastDigits)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func BenchmarkChain(b *testing.B) {
 	for i, in := range raw {
 		incoming[i] = phone.Normalize(in)
 	}
-	last := NewLastAnswered(LastAnsweredOptions{})
+	last := NewLastAnswered()
 	for i, in := range incoming {
 		if i%2 == 0 {
 			last.Remember(in, "301")
@@ -209,7 +209,7 @@ func BenchmarkChain(b *testing.B) {
 // BenchmarkLastAnsweredRoute looks callers up in a LastAnswered of 100,000
 // numbers.
 func BenchmarkLastAnsweredRoute(b *testing.B) {
-	last := NewLastAnswered(LastAnsweredOptions{})
+	last := NewLastAnswered()
 	incoming := make([]string, 1024)
 	for i := range 100_000 {
 		n := phone.Normalize(benchNumber(i))
@@ -224,7 +224,7 @@ func BenchmarkLastAnsweredRoute(b *testing.B) {
 // BenchmarkLastAnsweredHandleEvent records answers for known numbers in a
 // full LastAnswered (updates) and new ones (evictions).
 func BenchmarkLastAnsweredHandleEvent(b *testing.B) {
-	last := NewLastAnswered(LastAnsweredOptions{MaxEntries: 10_000})
+	last := NewLastAnswered(WithMaxEntries(10_000))
 	events := make([]pbx.CallEvent, 1<<15)
 	for i := range events {
 		events[i] = pbx.CallEvent{Type: pbx.EventAnswered, Phone: phone.Normalize(benchNumber(i)), Extension: "101"}

@@ -33,10 +33,11 @@ func Chain(routers ...pbx.Router) *ChainRouter {
 	return &ChainRouter{routers: slices.DeleteFunc(slices.Clone(routers), func(r pbx.Router) bool { return r == nil })}
 }
 
-// With returns a copy of c configured by opts; c is unchanged. The chain
-// uses [WithLogger] and ignores the other options.
-func (c *ChainRouter) With(opts ...Option) *ChainRouter {
-	o := buildOptions(opts)
+// With returns a copy of c configured by opts; c is unchanged. The only
+// chain option is [WithLogger]; the options of other routers do not
+// compile here. Nil options are ignored.
+func (c *ChainRouter) With(opts ...ChainOption) *ChainRouter {
+	o := buildChainOptions(opts)
 	return &ChainRouter{routers: c.routers, logger: o.logger}
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,7 +100,7 @@ func TestChainLogs(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	base := Chain(&fixed{err: errors.New("1C timeout")}, &fixed{route: pbx.Route{Extension: "101"}})
-	withLog := base.With(WithLogger(log), WithDefault("ignored"))
+	withLog := base.With(WithLogger(log), nil)
 
 	got, err := base.Route(context.Background(), pbx.RouteQuery{CallID: "c1"})
 	require.NoError(t, err)
@@ -149,4 +151,34 @@ func TestByLine(t *testing.T) {
 		_, _ = r.Route(context.Background(), pbx.RouteQuery{Line: "74951234567"})
 	})
 	assert.Zero(t, allocs)
+}
+
+// TestOptionsFitOnlyTheirRouters: each option is accepted only by the
+// routers that use it, so Chain(...).With(WithDefault(...)), which used to
+// compile and do nothing, no longer compiles.
+func TestOptionsFitOnlyTheirRouters(t *testing.T) {
+	responsibleParam := reflect.TypeOf(Responsible).In(1).Elem()
+	chainParam := reflect.TypeOf((*ChainRouter).With).In(1).Elem()
+	lastParam := reflect.TypeOf(NewLastAnswered).In(0).Elem()
+	tests := []struct {
+		name                     string
+		opt                      any
+		responsible, chain, last bool
+	}{
+		{"WithDefault", WithDefault("100"), true, false, false},
+		{"WithTranslit", WithTranslit(), true, false, false},
+		{"WithMaxNameLen", WithMaxNameLen(10), true, false, false},
+		{"WithLogger", WithLogger(slog.New(slog.DiscardHandler)), true, true, false},
+		{"WithTTL", WithTTL(time.Hour), false, false, true},
+		{"WithMaxEntries", WithMaxEntries(10), false, false, true},
+		{"WithClock", WithClock(time.Now), false, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			typ := reflect.TypeOf(tt.opt)
+			assert.Equal(t, tt.responsible, typ.AssignableTo(responsibleParam), "Responsible")
+			assert.Equal(t, tt.chain, typ.AssignableTo(chainParam), "ChainRouter.With")
+			assert.Equal(t, tt.last, typ.AssignableTo(lastParam), "NewLastAnswered")
+		})
+	}
 }

@@ -71,6 +71,7 @@ func TestReadCSVErrors(t *testing.T) {
 		{"bad phone", h + "1,a,79991234567\n2,b,доб. 5,101\n", "record on line 2"},
 		{"bad phone named", h + "1,a,79991234567,\n2,b,доб. 5,101\n", `line 3: phone "доб. 5"`},
 		{"two numbers glued", h + "1,a,7999123456784951234567,\n", "line 2: phone"},
+		{"twenty-one digits", h + "1,a,123456789012345678901,\n", "line 2: phone"},
 		{"too few fields", h + "1,a,79991234567,101\n2,b\n", "line 3"},
 		{"broken quote", h + "1,\"a,79991234567,101\n", "line 2"},
 		{"bare quote", h + "1,a\"b,79991234567,101\n", "line 2"},

@@ -69,7 +69,7 @@ type MemoryDirectory struct {
 
 // NewMemoryDirectory builds a directory of contacts that compares the last
 // digits digits of numbers (the Prostie Zvonki "number of last digits"
-// setting): 1 to 20, or 0 for [phone.DefaultDigits].
+// setting): 1 to 20, or 0 for [phone.DefaultLastDigits].
 //
 // It copies the contacts slice (not the strings and Phones slices it refers
 // to, which must not be modified afterwards). Numbers that are not telephone
@@ -77,7 +77,7 @@ type MemoryDirectory struct {
 // number twice, in any written form, is still returned once.
 func NewMemoryDirectory(contacts []Contact, digits int) (*MemoryDirectory, error) {
 	if digits == 0 {
-		digits = phone.DefaultDigits
+		digits = phone.DefaultLastDigits
 	}
 	if len(contacts) > math.MaxInt32 {
 		return nil, fmt.Errorf("routing: too many contacts (%d)", len(contacts))

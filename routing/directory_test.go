@@ -91,7 +91,7 @@ func TestMemoryDirectoryDigits(t *testing.T) {
 		{7, "89991234567", []string{"a", "b", "c"}},
 		{7, "1234567", []string{"c"}},
 		{10, "89991234567", []string{"a"}},
-		{0, "89991234567", []string{"a"}}, // 0 means phone.DefaultDigits
+		{0, "89991234567", []string{"a"}}, // 0 means phone.DefaultLastDigits
 		{11, "89991234567", []string{"a"}},
 		{20, "79991234567", []string{"a"}},
 	}

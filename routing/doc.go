@@ -17,8 +17,8 @@
 // A typical set-up:
 //
 //	contacts, err := routing.ReadCSV(f) // id,name,phones,responsible
-//	dir, err := routing.NewMemoryDirectory(contacts, phone.DefaultDigits)
-//	last := routing.NewLastAnswered(routing.LastAnsweredOptions{})
+//	dir, err := routing.NewMemoryDirectory(contacts, phone.DefaultLastDigits)
+//	last := routing.NewLastAnswered(routing.WithTTL(7 * 24 * time.Hour))
 //	router := routing.Chain(
 //		routing.Responsible(dir),
 //		last,
@@ -44,6 +44,20 @@
 // one, several contacts with different managers, or nobody at all gives the
 // default extension ([WithDefault]), or no decision when there is none, so
 // the PBX routes the call by its own rules.
+//
+// # Options
+//
+// Routers take functional options, and each router has its own option type,
+// so an option that a router would not use does not compile where that
+// router is configured:
+//
+//	Responsible(dir, ...)        ResponsibleOption    WithDefault, WithTranslit, WithMaxNameLen, WithLogger
+//	Chain(...).With(...)         ChainOption          WithLogger
+//	NewLastAnswered(...)         LastAnsweredOption   WithTTL, WithMaxEntries, WithClock
+//
+// [WithLogger] is the one option two routers share: it returns a
+// [LoggerOption], which is both a ResponsibleOption and a ChainOption.
+// [ByLine] takes no options.
 //
 // # Context and errors
 //

@@ -79,11 +79,11 @@ func ExampleChain() {
 
 func ExampleLastAnswered() {
 	now := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
-	last := routing.NewLastAnswered(routing.LastAnsweredOptions{
-		TTL:        7 * 24 * time.Hour,
-		MaxEntries: 10_000,
-		Now:        func() time.Time { return now },
-	})
+	last := routing.NewLastAnswered(
+		routing.WithTTL(7*24*time.Hour),
+		routing.WithMaxEntries(10_000),
+		routing.WithClock(func() time.Time { return now }),
+	)
 	// A provider's webhook handler feeds it events...
 	_ = last.HandleEvent(context.Background(), pbx.CallEvent{
 		Type: pbx.EventAnswered, Direction: pbx.Inbound, Phone: "79991234567", Extension: "102",

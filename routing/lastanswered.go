@@ -10,7 +10,7 @@ import (
 	"github.com/pbxkit/pbxkit/phone"
 )
 
-// Defaults of LastAnsweredOptions.
+// Defaults of [NewLastAnswered]'s options.
 const (
 	// DefaultLastAnsweredTTL is how long LastAnswered remembers an answer by
 	// default.
@@ -19,22 +19,6 @@ const (
 	// remembers by default (some 150 bytes each).
 	DefaultLastAnsweredMax = 100_000
 )
-
-// LastAnsweredOptions configures [NewLastAnswered]. The zero value gives the
-// defaults.
-type LastAnsweredOptions struct {
-	// TTL is how long an answer is remembered: a client who calls again
-	// later than TTL after the last answered call gets no decision.
-	// Zero or negative means DefaultLastAnsweredTTL.
-	TTL time.Duration
-	// MaxEntries bounds how many client numbers are remembered; beyond it
-	// the number answered longest ago is forgotten. Zero or negative means
-	// DefaultLastAnsweredMax.
-	MaxEntries int
-	// Now returns the current time; nil means time.Now. Tests inject a fake
-	// clock here.
-	Now func() time.Time
-}
 
 // LastAnswered remembers which employee last answered each client's number
 // and routes that client's next call to the same employee ("sticky agent").
@@ -48,11 +32,17 @@ type LastAnsweredOptions struct {
 // keyed on their normalised form (phone.Normalize), exactly: the last-digits
 // rule of [MemoryDirectory] does not apply.
 //
-// Memory is bounded: at most MaxEntries numbers are kept, and the number
-// answered longest ago is forgotten first (an LRU where "use" is an answer;
-// routing a call does not refresh an entry, so TTL always counts from the
-// last answer). An entry older than TTL is never used and is dropped when
-// met. All methods are safe for concurrent use. Create it with
+// It ignores an event whose Phone is empty or has more than
+// [phone.MaxDigits] digits (no telephone number is that long;
+// phone.Normalize gives "" for it) and, so that a flood of absurd values
+// cannot fill memory, one whose Phone (a login, when it is not a number) or
+// Extension is longer than 256 bytes.
+//
+// Memory is bounded: at most a number of entries is kept
+// ([WithMaxEntries]), and the number answered longest ago is forgotten
+// first (an LRU where "use" is an answer; routing a call does not refresh
+// an entry, so the TTL always counts from the last answer). An entry older
+// than the TTL ([WithTTL]) is never used and is dropped when met. All methods are safe for concurrent use. Create it with
 // [NewLastAnswered]; the zero value works with the default options.
 type LastAnswered struct {
 	mu  sync.Mutex
@@ -72,9 +62,21 @@ type lastEntry struct {
 	prev, next *lastEntry
 }
 
-// NewLastAnswered returns an empty LastAnswered configured by opts.
-func NewLastAnswered(opts LastAnsweredOptions) *LastAnswered {
-	l := &LastAnswered{ttl: opts.TTL, max: opts.MaxEntries, now: opts.Now}
+// maxKeyLen bounds the bytes of a remembered number (a login, when it is
+// not a telephone number) and of an extension. Real ones are far shorter.
+const maxKeyLen = 256
+
+// NewLastAnswered returns an empty LastAnswered configured by opts
+// ([WithTTL], [WithMaxEntries], [WithClock]); without options it
+// remembers up to [DefaultLastAnsweredMax] numbers for
+// [DefaultLastAnsweredTTL]. Nil options are ignored.
+func NewLastAnswered(opts ...LastAnsweredOption) *LastAnswered {
+	l := &LastAnswered{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyLastAnswered(l)
+		}
+	}
 	l.init()
 	return l
 }
@@ -108,12 +110,13 @@ func (l *LastAnswered) HandleEvent(_ context.Context, e pbx.CallEvent) error {
 }
 
 // Remember records that ext answered the client at number, as an Answered
-// event would, at the current time. An empty number or ext is ignored. Use
-// it to warm a new LastAnswered up, for example from the call history
-// (pbx.HistoryExporter) at start-up.
+// event would, at the current time. An empty number or ext is ignored, and
+// so is a number with more than phone.MaxDigits digits, or a number or ext
+// longer than 256 bytes. Use it to warm a new LastAnswered up, for example
+// from the call history (pbx.HistoryExporter) at start-up.
 func (l *LastAnswered) Remember(number, ext string) {
 	key := phone.Normalize(number)
-	if key == "" || ext == "" {
+	if key == "" || ext == "" || len(key) > maxKeyLen || len(ext) > maxKeyLen {
 		return
 	}
 	l.mu.Lock()

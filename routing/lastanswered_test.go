@@ -2,7 +2,9 @@ package routing
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/phone"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -69,7 +72,7 @@ func TestLastAnsweredEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := NewLastAnswered(LastAnsweredOptions{})
+			l := NewLastAnswered()
 			for _, e := range tt.events {
 				require.NoError(t, l.HandleEvent(context.Background(), e))
 			}
@@ -80,7 +83,7 @@ func TestLastAnsweredEvents(t *testing.T) {
 
 func TestLastAnsweredTTL(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}
-	l := NewLastAnswered(LastAnsweredOptions{TTL: time.Hour, Now: clock.Now})
+	l := NewLastAnswered(WithTTL(time.Hour), WithClock(clock.Now))
 	l.Remember("79991234567", "101")
 	clock.Advance(30 * time.Minute)
 	l.Remember("79990000000", "102")
@@ -110,7 +113,7 @@ func TestLastAnsweredTTL(t *testing.T) {
 
 func TestLastAnsweredBound(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}
-	l := NewLastAnswered(LastAnsweredOptions{MaxEntries: 3, Now: clock.Now})
+	l := NewLastAnswered(WithMaxEntries(3), WithClock(clock.Now))
 	for i := range 3 {
 		l.Remember("7999000000"+strconv.Itoa(i), "10"+strconv.Itoa(i))
 		clock.Advance(time.Minute)
@@ -150,7 +153,7 @@ func TestLastAnsweredZeroValueAndContext(t *testing.T) {
 }
 
 func TestLastAnsweredConcurrent(t *testing.T) {
-	l := NewLastAnswered(LastAnsweredOptions{MaxEntries: 50})
+	l := NewLastAnswered(WithMaxEntries(50))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
@@ -178,10 +181,50 @@ func TestLastAnsweredConcurrent(t *testing.T) {
 }
 
 func TestLastAnsweredRouteDoesNotAllocate(t *testing.T) {
-	l := NewLastAnswered(LastAnsweredOptions{})
+	l := NewLastAnswered()
 	l.Remember("79991234567", "101")
 	ctx := context.Background()
 	q := pbx.RouteQuery{Phone: "79991234567"}
 	allocs := testing.AllocsPerRun(100, func() { _, _ = l.Route(ctx, q) })
 	assert.Zero(t, allocs)
+}
+
+// TestLastAnsweredIgnoresAbsurdNumbers: 500 Answered events whose Phone is
+// a distinct 900,000-character "number" leave nothing behind (each used to
+// be kept: +450 MB), and neither do huge logins or extensions; numbers of
+// up to phone.MaxDigits digits are still learnt.
+func TestLastAnsweredIgnoresAbsurdNumbers(t *testing.T) {
+	l := NewLastAnswered()
+	ctx := context.Background()
+	digits := strings.Repeat("9", 900_000+500)
+	letters := strings.Repeat("x", 900_000+500)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range 500 {
+		// Distinct values (different lengths) without allocating each one.
+		require.NoError(t, l.HandleEvent(ctx, answered(digits[i:], "101", pbx.Inbound)))
+		require.NoError(t, l.HandleEvent(ctx, answered(letters[i:], "101", pbx.Inbound)))
+		require.NoError(t, l.HandleEvent(ctx, answered("7999"+strconv.Itoa(1000000+i), letters[i:], pbx.Inbound)))
+	}
+	l.Remember(digits, "101")
+	l.Remember("+7 (999) "+digits, "101")
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	assert.Zero(t, l.Len(), "nothing remembered")
+	assert.Less(t, int64(after.HeapAlloc)-int64(before.HeapAlloc), int64(8<<20), "memory did not grow")
+	assert.Equal(t, "", l.Lookup(digits))
+	runtime.KeepAlive(l)
+
+	tooMany := strings.Repeat("1", phone.MaxDigits+1)
+	require.NoError(t, l.HandleEvent(ctx, answered(tooMany, "101", pbx.Inbound)))
+	assert.Zero(t, l.Len(), "one digit more than phone.MaxDigits")
+
+	longest := strings.Repeat("1", phone.MaxDigits)
+	require.NoError(t, l.HandleEvent(ctx, answered(longest, "101", pbx.Inbound)))
+	require.NoError(t, l.HandleEvent(ctx, answered("sip:ivan.petrov@example.ru", "102", pbx.Inbound)))
+	assert.Equal(t, 2, l.Len())
+	assert.Equal(t, "101", l.Lookup(longest))
+	assert.Equal(t, "102", l.Lookup("sip:ivan.petrov@example.ru"), "a login of normal length is still learnt")
 }

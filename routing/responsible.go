@@ -8,59 +8,6 @@ import (
 	"github.com/pbxkit/pbxkit/pbx"
 )
 
-// Option configures [Responsible] and [ChainRouter.With]. Each option says
-// which routers use it; the others ignore it.
-type Option func(*options)
-
-type options struct {
-	defaultExt string
-	translit   bool
-	maxNameLen int
-	logger     *slog.Logger
-}
-
-func buildOptions(opts []Option) options {
-	var o options
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
-	return o
-}
-
-// WithDefault sets the extension (an employee's or a group's internal
-// number) that [Responsible] answers when the caller has no single
-// responsible: the caller is unknown, the contact has no responsible, or the
-// matching contacts have different responsibles. The Rostelecom 1C
-// subsystem calls it "default routing subscriber". Without it, Responsible
-// answers no decision in those cases and the PBX routes by its own rules.
-func WithDefault(ext string) Option {
-	return func(o *options) { o.defaultExt = ext }
-}
-
-// WithTranslit makes [Responsible] write the display name in Latin letters
-// ([Translit]), for softphones that cannot show Cyrillic. It costs one
-// allocation per routed call with a Cyrillic name.
-func WithTranslit() Option {
-	return func(o *options) { o.translit = true }
-}
-
-// WithMaxNameLen makes [Responsible] cut display names longer than n
-// characters (runes, counted after transliteration) to n, dropping trailing
-// spaces; some PBXs and phone screens take only a short name. Names are
-// never cut without this option; n <= 0 means no limit.
-func WithMaxNameLen(n int) Option {
-	return func(o *options) { o.maxNameLen = n }
-}
-
-// WithLogger sets where routers log: [ChainRouter] logs the errors of the
-// routers it skips (at level Warn), [Responsible] logs ambiguous matches (at
-// level Debug). Without it they log nothing; a nil l also means no logging.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.logger = l }
-}
-
 // Responsible returns a Router that sends a call to the responsible manager
 // of the caller's contact in dir: the "dynamic routing" of the Rostelecom 1C
 // subsystem and the "smart transfer" of Prostie Zvonki.
@@ -84,15 +31,16 @@ func WithLogger(l *slog.Logger) Option {
 //
 // Route returns (pbx.Route{}, ctx.Err()) at once when ctx is done, and
 // dir's error, wrapped, when the lookup fails; it waits on dir no longer than
-// dir honours ctx. A nil dir finds nobody. Over a [MemoryDirectory] it makes no allocation (one with
-// WithTranslit). It is safe for concurrent use when dir is.
-func Responsible(dir Directory, opts ...Option) pbx.Router {
-	return &responsible{dir: dir, o: buildOptions(opts)}
+// dir honours ctx. A nil dir finds nobody. Over a [MemoryDirectory] it makes
+// no allocation (one with WithTranslit). Nil options are ignored. It is safe
+// for concurrent use when dir is.
+func Responsible(dir Directory, opts ...ResponsibleOption) pbx.Router {
+	return &responsible{dir: dir, o: buildResponsibleOptions(opts)}
 }
 
 type responsible struct {
 	dir Directory
-	o   options
+	o   responsibleOptions
 }
 
 func (r *responsible) Route(ctx context.Context, q pbx.RouteQuery) (pbx.Route, error) {

@@ -45,36 +45,36 @@ func TestResponsible(t *testing.T) {
 	d := seedDirectory(t)
 	tests := []struct {
 		name  string
-		opts  []Option
+		opts  []ResponsibleOption
 		phone string
 		want  pbx.Route
 	}{
 		{"responsible", nil, "83852557475", pbx.Route{Extension: "101", DisplayName: "Альфа"}},
-		{"responsible, translit", []Option{WithTranslit()}, "83852557475", pbx.Route{Extension: "101", DisplayName: "Alfa"}},
+		{"responsible, translit", []ResponsibleOption{WithTranslit()}, "83852557475", pbx.Route{Extension: "101", DisplayName: "Alfa"}},
 		{"no responsible, no default", nil, "79833574337", pbx.Route{}},
-		{"no responsible, default", []Option{WithDefault("204")}, "79833574337",
+		{"no responsible, default", []ResponsibleOption{WithDefault("204")}, "79833574337",
 			pbx.Route{Extension: "204", DisplayName: "Орлов Александр Владимирович"}},
-		{"no responsible, default, translit, cut", []Option{WithDefault("204"), WithTranslit(), WithMaxNameLen(12)}, "79833574337",
+		{"no responsible, default, translit, cut", []ResponsibleOption{WithDefault("204"), WithTranslit(), WithMaxNameLen(12)}, "79833574337",
 			pbx.Route{Extension: "204", DisplayName: "Orlov Aleksa"}},
-		{"cut drops the trailing space", []Option{WithDefault("204"), WithMaxNameLen(6)}, "79833574337",
+		{"cut drops the trailing space", []ResponsibleOption{WithDefault("204"), WithMaxNameLen(6)}, "79833574337",
 			pbx.Route{Extension: "204", DisplayName: "Орлов"}},
-		{"long name not cut without the option", []Option{WithDefault("204"), WithMaxNameLen(0)}, "79833574337",
+		{"long name not cut without the option", []ResponsibleOption{WithDefault("204"), WithMaxNameLen(0)}, "79833574337",
 			pbx.Route{Extension: "204", DisplayName: "Орлов Александр Владимирович"}},
 		{"contact person without manager does not hide the partner's", nil, "74951110000",
 			pbx.Route{Extension: "102", DisplayName: "Альфа-Протон"}},
 		{"different responsibles, no default", nil, "74952220000", pbx.Route{}},
-		{"different responsibles, default, names differ", []Option{WithDefault("204")}, "74952220000",
+		{"different responsibles, default, names differ", []ResponsibleOption{WithDefault("204")}, "74952220000",
 			pbx.Route{Extension: "204"}},
-		{"different responsibles, default, one name", []Option{WithDefault("204")}, "74953330000",
+		{"different responsibles, default, one name", []ResponsibleOption{WithDefault("204")}, "74953330000",
 			pbx.Route{Extension: "204", DisplayName: "Балабанова Наталья Игнатьевна"}},
 		{"same responsible, names differ", nil, "74954440000", pbx.Route{Extension: "107"}},
 		{"no name", nil, "74955550000", pbx.Route{Extension: "108"}},
-		{"no responsibles, shared name", []Option{WithDefault("204")}, "74956660000",
+		{"no responsibles, shared name", []ResponsibleOption{WithDefault("204")}, "74956660000",
 			pbx.Route{Extension: "204", DisplayName: "Ромашка"}},
 		{"unknown, no default", nil, "79990000000", pbx.Route{}},
-		{"unknown, default", []Option{WithDefault("204")}, "79990000000", pbx.Route{Extension: "204"}},
-		{"hidden number, default", []Option{WithDefault("204")}, "", pbx.Route{Extension: "204"}},
-		{"nil option ignored", []Option{nil, WithDefault("204")}, "", pbx.Route{Extension: "204"}},
+		{"unknown, default", []ResponsibleOption{WithDefault("204")}, "79990000000", pbx.Route{Extension: "204"}},
+		{"hidden number, default", []ResponsibleOption{WithDefault("204")}, "", pbx.Route{Extension: "204"}},
+		{"nil option ignored", []ResponsibleOption{nil, WithDefault("204")}, "", pbx.Route{Extension: "204"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
