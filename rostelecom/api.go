@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,7 +98,12 @@ type CallInfo struct {
 	// StartCallDate is the start of the call: Unix seconds in the manual's
 	// sample ("1552315968"). Use StartedAt to read it.
 	StartCallDate provider.String `json:"start_call_date"`
-	// Duration is the talk time in seconds; 0 when nobody answered.
+	// Duration is the manual's «Продолжительность вызова» in seconds, 0
+	// when there was no connection. It is read as the whole call, ringing
+	// included: the manual calls it the call's (not the conversation's)
+	// length, and in its one sample it equals the session_log's disconnect
+	// offset (8), not the time after the connection (8 - 5). Read it with
+	// CallDuration; AnswerOffset gives the ringing part.
 	Duration provider.Int `json:"duration"`
 	// SessionLog is the short call protocol shown in the personal cabinet's
 	// journal ("0:ct:89035037889;5:cc:89035037889;...").
@@ -111,6 +118,44 @@ type CallInfo struct {
 
 // Answered reports whether State says the call was answered.
 func (i *CallInfo) Answered() bool { return i.State == 1 }
+
+// maxSeconds bounds a duration in seconds that time.Duration can hold.
+const maxSeconds = int64(math.MaxInt64 / time.Second)
+
+// CallDuration returns Duration as a time.Duration: the whole call,
+// ringing included. It is 0 when the PBX says 0 (no connection: the length
+// is then not given) or sends a negative or absurd value.
+func (i *CallInfo) CallDuration() time.Duration {
+	if i.Duration <= 0 || int64(i.Duration) > maxSeconds {
+		return 0
+	}
+	return time.Duration(i.Duration) * time.Second
+}
+
+// AnswerOffset returns how long after the start the call was first
+// connected, read from SessionLog: the offset of its first "cc" entry
+// ("0:ct:89035037889;5:cc:89035037889;8:cd:89035037889;" gives 5 s). The
+// grammar "<seconds>:<code>:<number>;" and the code cc for "connected" are
+// inferred from the manual's one sample; ok is false when the log has no
+// such entry or does not read so.
+func (i *CallInfo) AnswerOffset() (d time.Duration, ok bool) {
+	for entry := range strings.SplitSeq(i.SessionLog, ";") {
+		sec, rest, found := strings.Cut(strings.TrimSpace(entry), ":")
+		if !found {
+			continue
+		}
+		code, _, _ := strings.Cut(rest, ":")
+		if !strings.EqualFold(strings.TrimSpace(code), "cc") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(sec), 10, 64)
+		if err != nil || n < 0 || n > maxSeconds {
+			return 0, false
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	return 0, false
+}
 
 // StartedAt returns StartCallDate as a time in loc, and false when it is
 // empty or unreadable. It accepts Unix seconds (milliseconds above 1e12) and
@@ -364,7 +409,9 @@ func (c *Client) downloadHistory(ctx context.Context, orderID string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.post(ctx, op, provider.PolicyRead, body)
+	// A stream: the file may be large (it is capped at 256 MiB) and a slow
+	// link must not cut it; Config.Timeout bounds the silence instead.
+	resp, err := c.post(ctx, op, provider.PolicyRead, body, true)
 	if err != nil {
 		return nil, err
 	}

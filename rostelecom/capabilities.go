@@ -56,7 +56,10 @@ func (c *Client) FetchRecording(ctx context.Context, callID string) (*pbx.Record
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.hc.Do(ctx, provider.Request{Operation: opRecording, Policy: provider.PolicyRead, Method: http.MethodGet, URL: strings.TrimSpace(res.URL)})
+	// Stream: a recording may take long to download; Config.Timeout bounds
+	// the silence, not the whole download.
+	resp, err := c.hc.Do(ctx, provider.Request{Operation: opRecording, Policy: provider.PolicyRead, Method: http.MethodGet,
+		URL: strings.TrimSpace(res.URL), Stream: true})
 	if err != nil {
 		return nil, err
 	}
@@ -71,14 +74,15 @@ func (c *Client) FetchRecording(ctx context.Context, callID string) (*pbx.Record
 }
 
 // Subscribers implements pbx.SubscriberLister with users_info: Extension is
-// the PIN, Login the name, Name the display name, Raw the User.
+// the PIN, Login the name, Name the display name, Raw the *User.
 func (c *Client) Subscribers(ctx context.Context) ([]pbx.Subscriber, error) {
 	res, err := c.UsersInfo(ctx, UsersInfoRequest{})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]pbx.Subscriber, 0, len(res.Users))
-	for _, u := range res.Users {
+	for i := range res.Users {
+		u := &res.Users[i]
 		out = append(out, pbx.Subscriber{
 			Extension: strings.TrimSpace(string(u.PIN)),
 			Login:     u.Name,
@@ -92,7 +96,7 @@ func (c *Client) Subscribers(ctx context.Context) ([]pbx.Subscriber, error) {
 // History implements pbx.HistoryExporter: it orders an export of the period
 // (domain_call_history; a zero q.To means now), waits for the file, downloads
 // and parses it, and yields one pbx.CallRecord per row (see
-// HistoryRow.Record; Raw is the HistoryRow).
+// HistoryRow.Record; Raw is a *HistoryRow).
 //
 // The wait starts at Config.HistoryPoll and doubles after each "not ready"
 // answer, up to 2 minutes between attempts; a history_file_completed

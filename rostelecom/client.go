@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +38,8 @@ const (
 	DefaultRouteTimeout   = 1500 * time.Millisecond
 	DefaultHistoryPoll    = 10 * time.Second
 	DefaultHistoryMaxWait = 30 * time.Minute
+	// DefaultTimeout is the default Config.Timeout.
+	DefaultTimeout = 30 * time.Second
 	// ResolveTimeout bounds the call_info request made for an "end"
 	// notification when Config.ResolveEnded is on.
 	ResolveTimeout = 2 * time.Second
@@ -70,8 +75,11 @@ type Config struct {
 	// client whose transport trusts it (or the PEM downloaded from the
 	// personal cabinet) rather than disabling verification.
 	HTTPClient *http.Client
-	// Logger receives the debug-level journal of API and webhook requests.
-	// Default: silent.
+	// Logger receives the debug-level journal of API and webhook requests
+	// and the warnings an operator must see: webhook requests rejected for
+	// authentication (rate-limited) and, from New, that end notifications
+	// carry no outcome while ResolveEnded is off. Default: the journal is
+	// silent and the warnings go to slog.Default().
 	Logger *slog.Logger
 	// OnRetry, when set, is called before each retried API request.
 	OnRetry func(provider.RetryInfo)
@@ -81,10 +89,14 @@ type Config struct {
 	RouteTimeout time.Duration
 	// ResolveEnded makes the webhook ask call_info about every "end"
 	// notification before calling the event handler, to fill Outcome,
-	// Duration, StartedAt and AnsweredAt. It costs one API request per call
-	// (call_info is rate-limited: about 100 requests, period unpublished)
-	// and up to ResolveTimeout of the PBX's wait. Off by default: the
-	// Outcome of CallEnded is then OutcomeUnknown.
+	// StartedAt, CallDuration and HasRecording, and AnsweredAt and
+	// TalkDuration when call_info's session_log shows the answer (see the
+	// package documentation). It costs one API request per call (call_info
+	// is rate-limited: about 100 requests, period unpublished) and up to
+	// ResolveTimeout of the PBX's wait. Off by default: the Outcome of
+	// CallEnded is then OutcomeUnknown (a call journal derives it from the
+	// call's connected and disconnected events), and New logs a warning
+	// saying so.
 	ResolveEnded bool
 	// HistoryPoll is the first wait between download_call_history attempts
 	// in History (default 10 s); it doubles after each "not ready" answer
@@ -94,6 +106,15 @@ type Config struct {
 	// HistoryMaxWait bounds how long History waits for the file (default 30
 	// minutes); the context may end it sooner.
 	HistoryMaxWait time.Duration
+	// Timeout is the overall limit of one API operation (call_back,
+	// call_info, users_info, ...: every attempt, the waits between retries
+	// and reading the answer) when ctx has no earlier deadline, so a server
+	// that holds a half-sent answer cannot block a call forever. Downloads
+	// (a recording, a call-log file) are bounded by idleness instead: they
+	// fail after Timeout without a byte, and a long download that keeps
+	// receiving is never cut. Default DefaultTimeout (30 s); negative: no limit but the
+	// context's.
+	Timeout time.Duration
 }
 
 // Client is a configured Rostelecom domain: it calls the Integration API and
@@ -102,10 +123,14 @@ type Config struct {
 // Client implements pbx.Provider, pbx.Caller, pbx.RecordingFetcher,
 // pbx.SubscriberLister and pbx.HistoryExporter.
 type Client struct {
-	cfg  Config
-	base string
-	hc   *provider.Client
-	log  *slog.Logger
+	// cfg is a pointer so that printing a Client value with fmt (which
+	// bypasses the methods of unexported fields) shows an address, never
+	// the sign key.
+	cfg   *Config
+	base  string
+	hc    *provider.Client
+	log   *slog.Logger
+	hooks *provider.WebhookLog
 
 	// ordersMu guards orders: history orders a History call waits for,
 	// and orders the PBX reported complete before anyone waited.
@@ -122,7 +147,10 @@ var (
 )
 
 // New checks cfg, fills its defaults and returns a Client. Its errors never
-// contain the sign key.
+// contain the sign key, nor quote BaseURL (it might carry credentials).
+//
+// Unless cfg.ResolveEnded is on, New logs one Warn to cfg.Logger (or
+// slog.Default() when nil) saying that end notifications carry no outcome.
 func New(cfg Config) (*Client, error) {
 	for _, f := range []struct{ name, value, what string }{
 		{"ClientID", cfg.ClientID, "the «Уникальный код идентификации» from the domain's API settings"},
@@ -139,9 +167,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("rostelecom: Config.BaseURL %q is not an http(s) URL", provider.Excerpt([]byte(cfg.BaseURL)))
+	if err := checkBaseURL(cfg.BaseURL); err != nil {
+		return nil, err
 	}
 	if cfg.Location == nil {
 		cfg.Location = provider.DefaultLocation()
@@ -155,19 +182,52 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HistoryMaxWait <= 0 {
 		cfg.HistoryMaxWait = DefaultHistoryMaxWait
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
 	hc := provider.NewClient(provider.Options{
 		Provider:   Name,
 		HTTPClient: cfg.HTTPClient,
 		Logger:     cfg.Logger,
 		OnRetry:    cfg.OnRetry,
+		Timeout:    cfg.Timeout,
 	})
-	return &Client{
-		cfg:    cfg,
+	c := &Client{
+		cfg:    &cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
 		hc:     hc,
 		log:    hc.Logger(),
+		hooks:  provider.NewWebhookLog(cfg.Logger, Name),
 		orders: make(map[string]chan struct{}),
-	}, nil
+	}
+	if !cfg.ResolveEnded {
+		warn := cfg.Logger
+		if warn == nil {
+			warn = slog.Default()
+		}
+		warn.LogAttrs(context.Background(), slog.LevelWarn,
+			"rostelecom: end notifications carry no outcome; the journal derives it from the call's legs, or set Config.ResolveEnded",
+			slog.String("domain", cfg.Domain))
+	}
+	return c, nil
+}
+
+// checkBaseURL accepts an absolute http(s) URL with a host, without user
+// info, query or fragment. Its errors never quote the URL: it might carry
+// credentials.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("rostelecom: Config.BaseURL is not a valid URL")
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return errors.New("rostelecom: Config.BaseURL must be an absolute http or https URL, such as " + DefaultBaseURL)
+	case u.User != nil:
+		return errors.New("rostelecom: Config.BaseURL must not carry user info (the API authenticates with ClientID and SignKey)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return errors.New("rostelecom: Config.BaseURL must not carry a query or fragment (the method name is appended to its path)")
+	}
+	return nil
 }
 
 // Name returns "rostelecom".
@@ -225,9 +285,11 @@ func (e *Envelope) OK() bool {
 }
 
 // post signs and sends body to the API method op and returns the response;
-// the caller closes it.
-func (c *Client) post(ctx context.Context, op string, policy provider.Policy, body []byte) (*http.Response, error) {
+// the caller closes it. stream marks a file download: Config.Timeout then
+// bounds the silence rather than the whole operation.
+func (c *Client) post(ctx context.Context, op string, policy provider.Policy, body []byte, stream bool) (*http.Response, error) {
 	return c.hc.Do(ctx, provider.Request{
+		Stream:    stream,
 		Operation: op,
 		Policy:    policy,
 		Method:    http.MethodPost,
@@ -249,7 +311,7 @@ func (c *Client) call(ctx context.Context, op string, policy provider.Policy, in
 	if err != nil {
 		return fmt.Errorf("rostelecom: %s: encoding the request: %w", op, err)
 	}
-	resp, err := c.post(ctx, op, policy, body)
+	resp, err := c.post(ctx, op, policy, body, false)
 	if err != nil {
 		return err
 	}
@@ -318,4 +380,86 @@ func errNotReady(op string, status int, msg string, body []byte) *provider.APIEr
 // errBadRequest is the error for a request the client refuses to send.
 func errBadRequest(op, problem string) error {
 	return fmt.Errorf("rostelecom: %s: %s", op, problem)
+}
+
+// redacted stands for a secret in printed values: "xxxxx" when it is set,
+// `""` when it is empty (so a missing credential still shows).
+func redacted(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "xxxxx"
+}
+
+// String describes c with ClientID and SignKey redacted and BaseURL reduced
+// to scheme://host/path, so printing a Config never shows a credential.
+func (c Config) String() string {
+	return fmt.Sprintf("rostelecom.Config{ClientID:%s SignKey:%s Domain:%q BaseURL:%q ResolveEnded:%t RouteTimeout:%v Timeout:%v}",
+		redacted(c.ClientID), redacted(c.SignKey), c.Domain, redactBaseURL(c.BaseURL), c.ResolveEnded, c.RouteTimeout, c.Timeout)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// Format writes String for every verb (GoString for %#v), so that no verb
+// (%d and %x included) prints the fields themselves.
+func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
+
+// LogValue makes a Config one slog group with its secrets redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("client_id", redacted(c.ClientID)),
+		slog.String("sign_key", redacted(c.SignKey)),
+		slog.String("domain", c.Domain),
+		slog.String("base_url", redactBaseURL(c.BaseURL)),
+		slog.Bool("resolve_ended", c.ResolveEnded),
+		slog.Duration("route_timeout", c.RouteTimeout),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+// redactBaseURL is BaseURL without user info, query or fragment; "" stays
+// "".
+func redactBaseURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	return provider.RedactURL(s)
+}
+
+// formatRedacted writes s for any verb: %q quotes it, everything else
+// writes it as is.
+func formatRedacted(f fmt.State, verb rune, s string) {
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}
+
+// String describes the client by its domain and API base, without
+// credentials.
+func (c *Client) String() string {
+	if c == nil || c.cfg == nil {
+		return "rostelecom.Client(nil)"
+	}
+	return fmt.Sprintf("rostelecom.Client{Domain:%q BaseURL:%q}", c.cfg.Domain, c.base)
+}
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
+// Format writes String for every verb, so no verb prints the client's
+// fields (and its sign key).
+func (c *Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
+
+// LogValue makes a Client one slog group without credentials.
+func (c *Client) LogValue() slog.Value {
+	if c == nil || c.cfg == nil {
+		return slog.StringValue("rostelecom.Client(nil)")
+	}
+	return slog.GroupValue(
+		slog.String("provider", Name),
+		slog.String("domain", c.cfg.Domain),
+		slog.String("base_url", c.base),
+	)
 }

@@ -1,10 +1,12 @@
 package rostelecom_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -245,7 +247,7 @@ func TestSubscribers(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, subs, len(srv.Users()))
 	assert.Equal(t, pbx.Subscriber{Extension: "201", Login: "admin", Name: "Балабанова Наталья Игнатьевна", Raw: subs[0].Raw}, subs[0])
-	u, ok := subs[0].Raw.(rostelecom.User)
+	u, ok := subs[0].Raw.(*rostelecom.User)
 	require.True(t, ok)
 	assert.JSONEq(t, `{"display_name":"Балабанова Наталья Игнатьевна","name":"admin","pin":"201"}`, string(u.Body))
 
@@ -337,6 +339,10 @@ func TestCallInfo(t *testing.T) {
 	require.NoError(t, json.Unmarshal(mustRead(t, "testdata/answers/call_info.json"), &manual))
 	assert.True(t, manual.OK())
 	assert.EqualValues(t, 8, manual.Info.Duration)
+	assert.Equal(t, 8*time.Second, manual.Info.CallDuration(), "the whole call: session_log disconnects at 8")
+	off, ok := manual.Info.AnswerOffset()
+	require.True(t, ok)
+	assert.Equal(t, 5*time.Second, off, "session_log connects at 5")
 	ts, ok := manual.Info.StartedAt(c.Location())
 	require.True(t, ok)
 	assert.EqualValues(t, 1552315968, ts.Unix())
@@ -367,8 +373,11 @@ func TestHistory(t *testing.T) {
 			}
 			require.Len(t, got, 3)
 			assert.Equal(t, pbx.CallRecord{CallID: "in-answered", Direction: pbx.Inbound, Phone: "79833574337", Line: "73852557475",
-				Extension: "202", StartedAt: day.Add(12 * time.Hour), Duration: 25 * time.Second, Outcome: pbx.OutcomeAnswered,
+				Extension: "202", StartedAt: day.Add(12 * time.Hour), CallDuration: 25 * time.Second, Outcome: pbx.OutcomeAnswered,
 				HasRecording: true, Raw: got[0].Raw}, got[0])
+			row, ok := got[0].Raw.(*rostelecom.HistoryRow)
+			require.True(t, ok, "Raw is a *HistoryRow")
+			assert.Equal(t, "in-answered", row.SessionID)
 			assert.Equal(t, pbx.OutcomeMissed, got[1].Outcome)
 			assert.Equal(t, pbx.Outbound, got[2].Direction)
 			assert.Equal(t, "79991234567", got[2].Phone)
@@ -481,8 +490,9 @@ func TestOpenDSN(t *testing.T) {
 	_, ok := p.(pbx.HistoryExporter)
 	assert.True(t, ok)
 
-	cfg, err := rostelecom.ParseDSN("rostelecom://ID:KEY@api-test.cloudpbx.rt.ru/?domain=d&route_timeout=700ms&resolve_ended=true&location=Asia/Irkutsk")
+	cfg, err := rostelecom.ParseDSN("rostelecom://ID:KEY@api-test.cloudpbx.rt.ru/?domain=d&route_timeout=700ms&resolve_ended=true&location=Asia/Irkutsk&timeout=12s")
 	require.NoError(t, err)
+	assert.Equal(t, 12*time.Second, cfg.Timeout)
 	assert.Equal(t, rostelecom.TestBaseURL, cfg.BaseURL)
 	assert.Equal(t, 700*time.Millisecond, cfg.RouteTimeout)
 	assert.True(t, cfg.ResolveEnded)
@@ -505,6 +515,7 @@ func TestOpenDSN(t *testing.T) {
 		"rostelecom://ID:s3cr3t@api.cloudpbx.rt.ru/?domain=d&route_timout=1s",
 		"rostelecom://ID:s3cr3t@api.cloudpbx.rt.ru/?domain=d&route_timeout=soon",
 		"rostelecom://ID:s3cr3t@api.cloudpbx.rt.ru/?domain=d&resolve_ended=perhaps",
+		"rostelecom://ID:s3cr3t@api.cloudpbx.rt.ru/?domain=d&timeout=-1s",
 		"rostelecom://ID:s3cr3t@api.cloudpbx.rt.ru/?domain=d&location=Mars/Base",
 		"rostelecom://ID:s3cr3t@api.cloudpbx.rt.ru/?domain=d&base_url=ftp://x",
 		"rostelecom://ID:%zzs3cr3t@api.cloudpbx.rt.ru/?domain=d",
@@ -514,4 +525,75 @@ func TestOpenDSN(t *testing.T) {
 		assert.ErrorIs(t, err, provider.ErrBadDSN, dsn)
 		assert.NotContains(t, err.Error(), "s3cr3t", dsn)
 	}
+}
+
+// TestNewWarnsWithoutResolveEnded: with ResolveEnded off, New logs exactly
+// one Warn saying end notifications carry no outcome, to Config.Logger or,
+// without one, to slog.Default(); with ResolveEnded on, nothing.
+func TestNewWarnsWithoutResolveEnded(t *testing.T) {
+	base := rostelecom.Config{ClientID: "ID", SignKey: "S3CR3T-KEY", Domain: "d.20.rt.ru"}
+	warnings := func(out string) int { return strings.Count(out, "end notifications carry no outcome") }
+
+	var buf bytes.Buffer
+	cfg := base
+	cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	_, err := rostelecom.New(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 1, warnings(buf.String()), buf.String())
+	assert.Equal(t, 1, strings.Count(buf.String(), "level=WARN"))
+	assert.Contains(t, buf.String(), "ResolveEnded")
+	assert.Contains(t, buf.String(), "domain=d.20.rt.ru")
+	assert.NotContains(t, buf.String(), "S3CR3T-KEY")
+
+	buf.Reset()
+	cfg.ResolveEnded = true
+	_, err = rostelecom.New(cfg)
+	require.NoError(t, err)
+	assert.Empty(t, buf.String(), "ResolveEnded on: nothing to warn about")
+
+	buf.Reset()
+	cfg.ResolveEnded, cfg.ClientID = false, ""
+	_, err = rostelecom.New(cfg)
+	require.Error(t, err)
+	assert.Empty(t, buf.String(), "no warning for a Config New refuses")
+
+	// No Logger: slog.Default().
+	var def bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&def, nil)))
+	defer slog.SetDefault(old)
+	_, err = rostelecom.New(base)
+	require.NoError(t, err)
+	assert.Equal(t, 1, warnings(def.String()), def.String())
+}
+
+// TestRedirectsAreNotFollowed: an API that redirects gets neither the
+// signature headers nor the call_back body at the other host; the
+// operation fails with a *provider.RedirectError naming it, after one
+// request.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		_, _ = io.WriteString(w, `{"result":"0","resultMessage":"ok","session_id":"x","users":[]}`)
+	}))
+	defer other.Close()
+	var hits atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, other.URL+r.URL.Path+"?token=t0ken", http.StatusTemporaryRedirect)
+	}))
+	defer api.Close()
+	c := timeoutClient(t, api.URL, 5*time.Second)
+	ctx := context.Background()
+	_, err := c.MakeCall(ctx, pbx.CallRequest{Extension: "201", Phone: "79991234567"})
+	var re *provider.RedirectError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusTemporaryRedirect, re.StatusCode)
+	assert.Contains(t, err.Error(), strings.TrimPrefix(other.URL, "http://"), "names where the API pointed")
+	assert.NotContains(t, err.Error(), "t0ken")
+	_, err = c.Subscribers(ctx)
+	require.ErrorAs(t, err, &re)
+	assert.EqualValues(t, 2, hits.Load(), "each sent once")
+	assert.Zero(t, elsewhere.Load(), "nothing reached the other host")
 }

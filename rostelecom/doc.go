@@ -44,7 +44,8 @@
 //   - route_timeout: Config.RouteTimeout, a Go duration ("1500ms");
 //   - resolve_ended: Config.ResolveEnded, true or false;
 //   - location: Config.Location, an IANA zone ("Asia/Irkutsk") for domains
-//     outside Moscow time; provider.WithLocation overrides it.
+//     outside Moscow time; provider.WithLocation overrides it;
+//   - timeout: Config.Timeout, a Go duration ("10s").
 //
 // Any other parameter is an error. [ParseDSN] reads a DSN into a [Config].
 //
@@ -74,10 +75,10 @@
 // connected EventAnswered, disconnected EventLegEnded, end EventCallEnded;
 // other states (analytics, ...) are EventUnknown. Type incoming, outbound
 // or internal gives the direction. Phone is the external party, normalised
-// from E.164 or a SIP URI; Extension is the employee's PIN (request_pin on
-// incoming calls, from_pin on outbound ones). Raw is the
-// *[CallEventNotification], including the body as received. See
-// [ParseCallEvent] for the details.
+// from E.164 or a SIP URI (a "number" longer than any phone number leaves
+// Phone empty; Raw keeps it); Extension is the employee's PIN (request_pin
+// on incoming calls, from_pin on outbound ones). HasRecording is the end
+// notification's is_record. See [ParseCallEvent] for the details.
 //
 // The end notification does not say whether the call was answered and
 // carries no duration, so its Outcome is OutcomeUnknown. Ask
@@ -86,6 +87,8 @@
 // runs. That costs one call_info request per call (the method is
 // rate-limited, about 100 requests in an unpublished period) and up to
 // [ResolveTimeout] of the PBX's wait; a failure leaves the outcome unknown.
+// Without ResolveEnded, [New] logs a warning saying so: a call journal
+// derives the outcome from the call's connected and disconnected events.
 // The recording is not in the notification either: is_record says one
 // exists, and [Client.FetchRecording] downloads it.
 //
@@ -102,7 +105,41 @@
 // Client's own History stops waiting for it at once, and your handler gets
 // it as EventUnknown with a *[HistoryFileCompleted].
 //
-// # Errors
+// # Durations
+//
+// The notifications carry no duration: their TalkDuration and CallDuration
+// are zero, and a call journal computes them from the times of the new
+// (StartedAt), connected (AnsweredAt) and end (EndedAt) events. call_info and the call-log export have one figure,
+// duration, the manual's «Продолжительность вызова», 0 when there was no
+// connection. pbxkit reads it as the whole call, ringing included: the
+// manual names it the call's (not the conversation's) length, and in its
+// one sample it equals the disconnect offset in session_log (8 s, with the
+// connection at 5 s), not the talk after it (3 s). So:
+//
+//   - a history row ([HistoryRow.Record]) fills CallDuration from it and
+//     leaves TalkDuration zero (the export has no answer time);
+//   - an end event resolved by call_info (Config.ResolveEnded) fills
+//     CallDuration from it, and TalkDuration (duration minus the offset)
+//     and AnsweredAt (start plus the offset) when session_log shows when the
+//     call was connected ([CallInfo.AnswerOffset]);
+//   - a call without connection (duration 0) leaves both zero: unknown.
+//
+// This is a reading of second-hand material; if a live domain shows
+// duration to be the talk time, this section and the mapping change.
+//
+// # Raw payloads
+//
+// Raw always holds a pointer to the decoded vendor type:
+//
+//	| value                                      | Raw holds               |
+//	|--------------------------------------------|-------------------------|
+//	| pbx.CallEvent from call_events             | *CallEventNotification  |
+//	| pbx.CallEvent from history_file_completed  | *HistoryFileCompleted   |
+//	| pbx.RouteQuery from get_number_info        | *NumberInfoRequest      |
+//	| pbx.CallRecord from History                | *HistoryRow             |
+//	| pbx.Subscriber from Subscribers            | *User                   |
+//
+// # Errors and time limits
 //
 // A PBX refusal (a non-zero result, or a non-2xx status) is a
 // *provider.APIError with the vendor's code and message; a rejected
@@ -110,7 +147,14 @@
 // PBX has not prepared yet (a recording right after the call, a call-log
 // export being built) matches pbx.ErrNotReady. call_back, which rings a
 // phone, is never retried once it may have reached the PBX; reads are
-// retried with backoff.
+// retried with backoff. Redirects are never followed (they would carry the
+// X-Client-ID and X-Client-Sign headers to another host): a 3xx answer is a
+// *provider.RedirectError naming where it pointed; set BaseURL to that.
+//
+// Every API operation is bounded by Config.Timeout (30 s by default) when
+// its context has no earlier deadline; recording and call-log downloads
+// are bounded by silence instead (no byte for Timeout), so a long download
+// is not cut.
 //
 // # Testing
 //
@@ -144,7 +188,9 @@
 //   - Stray spaces and letter case in state and type are ignored; the
 //     outbound type is also accepted as "outgoing".
 //   - Webhook answers: 200 {"result":"0","resultMessage":"ok"}; missing
-//     headers 401, a wrong client ID or signature 403. Whether the PBX
+//     headers 401, a wrong client ID or signature 403, a body that cannot
+//     be read 400 (with a generic message: the read error, which names
+//     socket addresses, is only journaled). Whether the PBX
 //     retries a failed notification is unknown. get_number_info answers are
 //     signed like requests (harmless if the PBX does not check).
 package rostelecom

@@ -31,7 +31,7 @@ func init() {
 }
 
 // dsnParams are the query parameters a DSN may carry.
-var dsnParams = []string{"domain", "base_url", "route_timeout", "resolve_ended", "location"}
+var dsnParams = []string{"domain", "base_url", "route_timeout", "resolve_ended", "location", "timeout"}
 
 // ParseDSN reads a Config from a DSN of the form
 //
@@ -86,6 +86,13 @@ func configFromURL(u *url.URL) (Config, error) {
 			return bad(`route_timeout must be a positive duration such as "1500ms"`)
 		}
 		cfg.RouteTimeout = d
+	}
+	if v := q.Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return bad(`timeout must be a positive duration such as "10s"`)
+		}
+		cfg.Timeout = d
 	}
 	if v := q.Get("resolve_ended"); v != "" {
 		b, err := provider.ParseBool(v)

@@ -33,6 +33,12 @@ func FuzzParseCallEvent(f *testing.F) {
 		if e.Type == pbx.EventCallEnded && e.Outcome != pbx.OutcomeUnknown {
 			t.Fatal("end without call_info must stay unknown")
 		}
+		if e.TalkDuration != 0 || e.CallDuration != 0 {
+			t.Fatal("notifications carry no duration")
+		}
+		if len(e.Phone) > 32 {
+			t.Fatalf("Phone of %d characters", len(e.Phone))
+		}
 	})
 }
 
@@ -82,7 +88,13 @@ func FuzzParseCallHistory(f *testing.F) {
 			if r.Duration < 0 {
 				t.Fatal("negative duration")
 			}
-			_ = r.Record()
+			rec := r.Record()
+			if rec.CallDuration < 0 || rec.TalkDuration != 0 {
+				t.Fatalf("durations of a history row: call %v, talk %v", rec.CallDuration, rec.TalkDuration)
+			}
+			if _, ok := rec.Raw.(*HistoryRow); !ok {
+				t.Fatalf("Raw is %T", rec.Raw)
+			}
 		}
 	})
 }

@@ -37,7 +37,9 @@ type HistoryRow struct {
 	// StartCallDate is the start of the call in the client's Location; zero
 	// when the file's value is empty or unreadable.
 	StartCallDate time.Time
-	// Duration is the talk time.
+	// Duration is the duration column: the whole call, ringing included,
+	// and 0 when there was no connection (the manual's «Продолжительность
+	// вызова»; see CallInfo.Duration for why it is read so).
 	Duration     time.Duration
 	IsVoicemail  bool
 	IsRecord     bool
@@ -405,14 +407,20 @@ func parseSeconds(s string) time.Duration {
 // the callee of an outgoing one. Line is dest_number of an incoming call.
 // Extension is answering_pin on incoming calls and orig_pin otherwise.
 // Outcome comes from the state column, or, without it, from whether anybody
-// answered or talked. Duration is the talk time. Raw holds the HistoryRow.
+// answered or talked. CallDuration is the duration column (the whole call,
+// ringing included; zero when there was no connection); the export gives
+// no answer time, so TalkDuration stays zero. HasRecording is is_record.
+// Raw holds a *HistoryRow, a copy of row.
 func (row HistoryRow) Record() pbx.CallRecord {
 	rec := pbx.CallRecord{
-		CallID:       row.SessionID,
-		StartedAt:    row.StartCallDate,
-		Duration:     row.Duration,
+		CallID:    row.SessionID,
+		StartedAt: row.StartCallDate,
+		// The export's one duration figure is the whole call (see
+		// CallInfo.Duration); the talk time would be a guess without the
+		// answer time, so it is left unknown.
+		CallDuration: max(row.Duration, 0),
 		HasRecording: row.IsRecord,
-		Raw:          row,
+		Raw:          &row,
 	}
 	switch row.Direction {
 	case 1:

@@ -74,8 +74,11 @@ func TestParseCallHistoryManualOrder(t *testing.T) {
 
 			in := rows[0].Record()
 			assert.Equal(t, pbx.CallRecord{CallID: "SDij-w3jpbdxIpCHO", Direction: pbx.Inbound, Phone: "79771234567",
-				Line: "74951234567", Extension: "317", StartedAt: rows[0].StartCallDate, Duration: 25 * time.Second,
-				Outcome: pbx.OutcomeAnswered, HasRecording: true, Raw: rows[0]}, in)
+				Line: "74951234567", Extension: "317", StartedAt: rows[0].StartCallDate, CallDuration: 25 * time.Second,
+				Outcome: pbx.OutcomeAnswered, HasRecording: true, Raw: &rows[0]}, in)
+			assert.Zero(t, in.TalkDuration, "the export has no answer time: talk is unknown, not guessed")
+			_, isPtr := in.Raw.(*HistoryRow)
+			assert.True(t, isPtr, "Raw is a *HistoryRow")
 			out := rows[1].Record()
 			assert.Equal(t, pbx.Outbound, out.Direction)
 			assert.Equal(t, "79131234567", out.Phone)

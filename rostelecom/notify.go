@@ -117,9 +117,11 @@ type HistoryFileCompleted struct {
 // Extension is request_pin on incoming calls, from_pin on outbound ones, and
 // request_pin, else from_pin, on internal ones. At is the timestamp in loc
 // (the receive time when it is missing or unreadable); StartedAt,
-// AnsweredAt and EndedAt are set to At on new, connected and end. The end
-// event does not say whether the call was answered: Outcome stays
-// OutcomeUnknown (see Config.ResolveEnded and Client.CallInfo). Raw is the
+// AnsweredAt and EndedAt are set to At on new, connected and end.
+// HasRecording is is_record (sent with end). The notifications carry no
+// duration, so TalkDuration and CallDuration stay zero, and the end event
+// does not say whether the call was answered: Outcome stays OutcomeUnknown
+// (see Config.ResolveEnded and Client.CallInfo). Raw is the
 // *CallEventNotification.
 func ParseCallEvent(body []byte, loc *time.Location) (pbx.CallEvent, error) {
 	n, err := decodeCallEvent(body)
@@ -214,7 +216,10 @@ func (n *CallEventNotification) event(loc *time.Location, now time.Time) pbx.Cal
 		CallID:    strings.TrimSpace(n.SessionID),
 		Direction: direction(n.Type),
 		DedupeKey: provider.DedupeKey(n.Body),
-		Raw:       n,
+		// is_record comes with end; a "true" there says the call is
+		// recorded (the link is asked for with get_record).
+		HasRecording: n.Recorded(),
+		Raw:          n,
 	}
 	// The timestamp's zone is not stated; it is read in the configured
 	// Location (Moscow by default, as integrations assume).

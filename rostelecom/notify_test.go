@@ -1,6 +1,11 @@
 package rostelecom
 
 import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +39,7 @@ func TestParseCallEventManualExamples(t *testing.T) {
 		}},
 		{"notifications/manual_end.json", pbx.CallEvent{
 			Type: pbx.EventCallEnded, CallID: "76981273981237", Direction: pbx.Inbound,
-			Phone: "79771234567", Extension: "317",
+			Phone: "79771234567", Extension: "317", HasRecording: true, // is_record "true"
 			At: time.Date(2018, 4, 23, 15, 1, 27, 214e6, msk), EndedAt: time.Date(2018, 4, 23, 15, 1, 27, 214e6, msk),
 		}},
 		{"notifications/r3_outbound_disconnected.json", pbx.CallEvent{
@@ -181,5 +186,80 @@ func TestNumber(t *testing.T) {
 		"Иван <sip:79991234567@host;user=phone>": "79991234567",
 	} {
 		assert.Equal(t, want, number(in), in)
+	}
+}
+
+// TestHugeNumberIsNotAPhone: a "number" of 900 digits is longer than any
+// telephone number (phone.MaxDigits): Phone stays empty everywhere and the
+// value stays in Raw; MakeCall refuses it before sending anything.
+func TestHugeNumberIsNotAPhone(t *testing.T) {
+	huge := strings.Repeat("7", 900)
+	assert.Empty(t, number(huge))
+	assert.Empty(t, number("sip:"+huge+"@example_domain.ru"))
+
+	for _, body := range []string{
+		`{"state":"new","type":"incoming","session_id":"s","from_number":"sip:` + huge + `@d","request_number":"` + huge + `"}`,
+		`{"state":"new","type":"outbound","session_id":"s","from_pin":"201","request_number":"` + huge + `"}`,
+	} {
+		e, err := ParseCallEvent([]byte(body), nil)
+		require.NoError(t, err)
+		assert.Empty(t, e.Phone)
+		assert.Empty(t, e.Line)
+		assert.Contains(t, string(e.Raw.(*CallEventNotification).Body), huge, "Raw keeps the value")
+	}
+	rec := HistoryRow{SessionID: "s", Direction: 1, OrigNumber: "sip:" + huge + "@d", DestNumber: huge}.Record()
+	assert.Empty(t, rec.Phone)
+	assert.Empty(t, rec.Line)
+	assert.Equal(t, "sip:"+huge+"@d", rec.Raw.(*HistoryRow).OrigNumber)
+
+	c, err := New(Config{ClientID: manualID, SignKey: manualKey, Domain: "d", BaseURL: "http://127.0.0.1:1",
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	var got pbx.RouteQuery
+	h := c.WebhookHandler(nil, pbx.RouterFunc(func(_ context.Context, q pbx.RouteQuery) (pbx.Route, error) {
+		got = q
+		return pbx.Route{}, nil
+	}))
+	body := []byte(`{"domain":"d","from_number":"` + huge + `","request_number":"74992222222"}`)
+	r := httptest.NewRequest(http.MethodPost, "/get_number_info", strings.NewReader(string(body)))
+	r.Header.Set("X-Client-ID", manualID)
+	r.Header.Set("X-Client-Sign", Sign(manualID, body, manualKey))
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	assert.Empty(t, got.Phone)
+	assert.Equal(t, "74992222222", got.Line)
+	assert.Equal(t, huge, got.Raw.(*NumberInfoRequest).FromNumber)
+
+	_, err = c.MakeCall(context.Background(), pbx.CallRequest{Extension: "201", Phone: huge})
+	require.ErrorContains(t, err, "is not a telephone number")
+	assert.Less(t, len(err.Error()), 600, "the error quotes an excerpt, not the whole value")
+}
+
+func TestCallInfoDurations(t *testing.T) {
+	tests := []struct {
+		name     string
+		duration int64
+		log      string
+		call     time.Duration
+		offset   time.Duration
+		ok       bool
+	}{
+		{"manual sample", 8, "0:ct:89035037889;5:cc:89035037889;8:cd:89035037889;", 8 * time.Second, 5 * time.Second, true},
+		{"transfer: the first connection counts", 60, "0:ct:1;3:cc:1;20:ct:2;22:cc:2;60:cd:2;", time.Minute, 3 * time.Second, true},
+		{"upper case and spaces", 10, " 0:CT:1 ; 4 : CC :1;", 10 * time.Second, 4 * time.Second, true},
+		{"no connection", 0, "0:ct:89035037889;", 0, 0, false},
+		{"empty log", 30, "", 30 * time.Second, 0, false},
+		{"unreadable offset", 30, "x:cc:1;", 30 * time.Second, 0, false},
+		{"negative offset", 30, "-3:cc:1;", 30 * time.Second, 0, false},
+		{"absurd duration", 1 << 62, "0:cc:1;", 0, 0, true},
+		{"negative duration", -5, "", 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info := CallInfo{Duration: provider.Int(tt.duration), SessionLog: tt.log}
+			assert.Equal(t, tt.call, info.CallDuration())
+			off, ok := info.AnswerOffset()
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.offset, off)
+		})
 	}
 }

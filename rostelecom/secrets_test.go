@@ -3,9 +3,11 @@ package rostelecom_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -108,4 +110,82 @@ func TestSecretsNeverLeak(t *testing.T) {
 	assert.Contains(t, out, "pbx api request", "the journal is written")
 	assert.Contains(t, out, "pbx webhook")
 	assert.NotContains(t, out, key)
+}
+
+// TestConfigAndClientPrintNoSecret prints a Config (and a pointer to it, and
+// one nested in a struct) and a Client with every common verb and through
+// slog's JSON and text handlers: the client ID, the sign key and the user
+// info and query of BaseURL never appear.
+func TestConfigAndClientPrintNoSecret(t *testing.T) {
+	const (
+		id  = "CLIENT-ID-0DD5EC4E7"
+		key = "SIGN-KEY-S3CR3T-99"
+	)
+	cfg := rostelecom.Config{ClientID: id, SignKey: key, Domain: "example.20.rt.ru",
+		BaseURL: "https://user:pa55word@api.example/?token=t0ken"}
+	good := cfg
+	good.BaseURL = ""
+	good.Logger = slog.New(slog.DiscardHandler)
+	c, err := rostelecom.New(good)
+	require.NoError(t, err)
+	secrets := []string{id, key, "pa55word", "t0ken"}
+
+	var outs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x"} {
+		for _, v := range []any{cfg, &cfg, struct{ C rostelecom.Config }{cfg}, c, []any{cfg, c}} {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+	}
+	outs = append(outs, cfg.String(), cfg.GoString(), c.String(), c.GoString(), fmt.Sprint(cfg, c), fmt.Sprintln(&cfg))
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+		l := slog.New(h)
+		l.Info("config", "cfg", cfg, "ptr", &cfg, "client", c)
+		l.Info("attrs", slog.Any("cfg", cfg), slog.Any("client", c))
+	}
+	outs = append(outs, buf.String())
+	for _, out := range outs {
+		for _, s := range secrets {
+			require.NotContains(t, out, s)
+		}
+	}
+	// What is printed is still useful.
+	assert.Contains(t, fmt.Sprint(cfg), `Domain:"example.20.rt.ru"`)
+	assert.Contains(t, fmt.Sprint(cfg), "SignKey:xxxxx")
+	assert.Contains(t, fmt.Sprint(cfg), `BaseURL:"https://api.example/"`)
+	assert.Contains(t, fmt.Sprint(rostelecom.Config{}), `SignKey:""`, "a missing key shows")
+	assert.Contains(t, fmt.Sprint(c), "example.20.rt.ru")
+	assert.Contains(t, buf.String(), `"domain":"example.20.rt.ru"`)
+	var nilClient *rostelecom.Client
+	assert.Equal(t, "rostelecom.Client(nil)", fmt.Sprint(nilClient))
+}
+
+// TestNewDoesNotQuoteBaseURL: a BaseURL that fails validation may carry
+// credentials; New's error (and a DSN's) names the problem without quoting
+// it.
+func TestNewDoesNotQuoteBaseURL(t *testing.T) {
+	tests := []struct{ base, problem string }{
+		{"https://ivan:s3cret@api.example/?k=v4lue", "user info"},
+		{"https://api.example/?k=v4lue&s3cret=1", "query"},
+		{"https://api.example/#s3cret", "fragment"},
+		{"ftp://ivan:s3cret@api.example/?k=v4lue", "http or https"},
+		{"ivan:s3cret@api.example", "http or https"},
+		{"https://iv an:s3cret@api.example/?k=v4lue%zz", "not a valid URL"},
+		{"//ivan:s3cret@/?k=v4lue", "http or https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base, func(t *testing.T) {
+			_, err := rostelecom.New(rostelecom.Config{ClientID: "ID", SignKey: "KEY", Domain: "d", BaseURL: tt.base})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.problem)
+			for _, s := range []string{"s3cret", "v4lue", "ivan"} {
+				assert.NotContains(t, err.Error(), s)
+			}
+			dsn := "rostelecom://ID:KEY@api.cloudpbx.rt.ru/?domain=d&base_url=" + url.QueryEscape(tt.base)
+			_, err = provider.Open(dsn, provider.WithLogger(slog.New(slog.DiscardHandler)))
+			require.ErrorIs(t, err, provider.ErrBadDSN)
+			assert.NotContains(t, err.Error(), "s3cret")
+			assert.NotContains(t, err.Error(), "v4lue")
+		})
+	}
 }

@@ -34,10 +34,16 @@ var okAnswer = []byte(`{"result":"0","resultMessage":"ok"}`)
 // with a JSON {"result":"-1","resultMessage":"..."} saying why; nothing
 // reaches events or router then.
 //
+// A request rejected for authentication is logged at Warn to
+// Config.Logger (slog.Default() when nil), at most one line per reason a
+// minute with a count, so a wrong key in the personal cabinet does not lose
+// events in silence; every request is journaled at debug.
+//
 // call_events become pbx.CallEvents (see ParseCallEvent) passed to
 // events.HandleEvent before the PBX gets its 200
 // {"result":"0","resultMessage":"ok"}. With Config.ResolveEnded, an end
-// event first gets Outcome, Duration, StartedAt and AnsweredAt from
+// event first gets Outcome, StartedAt, CallDuration and HasRecording (and,
+// when call_info shows the answer, AnsweredAt and TalkDuration) from
 // call_info. An error from HandleEvent answers 500; whether the PBX then
 // delivers the notification again is not documented, so do not rely on it:
 // queue slow work inside the handler and return nil.
@@ -73,7 +79,9 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.c.log.LogAttrs(r.Context(), slog.LevelError, "rostelecom webhook: event handler failed",
 			slog.String("operation", op), slog.String("error", err.Error()))
 	}
-	provider.LogWebhook(r.Context(), h.c.log, Name, op, status, start, err)
+	// Rejections for authentication are logged at Warn (rate-limited),
+	// the rest at debug.
+	h.c.hooks.Log(r.Context(), op, status, start, err)
 }
 
 // fail answers status with a JSON error and returns its arguments.
@@ -105,7 +113,11 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request, op string) (int,
 		case errors.As(err, &ve):
 			return fail(w, http.StatusForbidden, err)
 		}
-		return fail(w, http.StatusBadRequest, errors.New("rostelecom: reading the body: "+err.Error()))
+		// The read error names the server's and the peer's socket
+		// addresses ("read tcp 10.0.0.5:8080->...: i/o timeout"): they are
+		// logged (at debug, by the caller), never answered.
+		provider.WriteJSON(w, http.StatusBadRequest, Envelope{Result: "-1", ResultMessage: "rostelecom: cannot read request body"})
+		return http.StatusBadRequest, errors.New("rostelecom: reading the body: " + err.Error())
 	}
 	switch op {
 	case NotifyCallEvents:
@@ -169,8 +181,17 @@ func (h *webhook) deliver(w http.ResponseWriter, ctx context.Context, e pbx.Call
 	return http.StatusOK, nil
 }
 
-// resolve fills the outcome and times of an end event from call_info, under
-// ResolveTimeout; on failure e stays as it is (OutcomeUnknown).
+// resolve fills the outcome, times and durations of an end event from
+// call_info, under ResolveTimeout; on failure e stays as it is
+// (OutcomeUnknown).
+//
+// call_info's duration is read as the whole call, ringing included (see
+// CallInfo.Duration), so it fills CallDuration; 0 means "no connection"
+// and leaves it unknown. The talk time and the answer time are filled only
+// when session_log shows when the call was connected (its first "cc"
+// entry): TalkDuration is duration minus that offset, AnsweredAt the start
+// plus it. The session_log grammar is inferred from one sample; a log that
+// does not read so leaves both zero.
 func (c *Client) resolve(ctx context.Context, e *pbx.CallEvent) {
 	ctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
 	defer cancel()
@@ -190,14 +211,23 @@ func (c *Client) resolve(ctx context.Context, e *pbx.CallEvent) {
 	case 2:
 		e.Outcome = pbx.OutcomeMissed
 	}
-	if info.Duration > 0 {
-		e.Duration = time.Duration(info.Duration) * time.Second
+	if info.IsRecord {
+		e.HasRecording = true
 	}
-	if t, ok := info.StartedAt(c.cfg.Location); ok {
-		e.StartedAt = t
+	start, hasStart := info.StartedAt(c.cfg.Location)
+	if hasStart {
+		e.StartedAt = start
 	}
-	if e.Outcome == pbx.OutcomeAnswered && !e.EndedAt.IsZero() {
-		e.AnsweredAt = e.EndedAt.Add(-e.Duration)
+	call := info.CallDuration()
+	if call <= 0 {
+		return
+	}
+	e.CallDuration = call
+	if off, ok := info.AnswerOffset(); ok && e.Outcome == pbx.OutcomeAnswered && off <= call {
+		e.TalkDuration = call - off
+		if hasStart {
+			e.AnsweredAt = start.Add(off)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -228,6 +229,14 @@ func TestWebhookPlayedCalls(t *testing.T) {
 	assert.Equal(t, "202", events[2].Extension)
 	assert.Equal(t, pbx.OutcomeUnknown, events[4].Outcome, "ResolveEnded is off")
 	assert.True(t, events[4].Raw.(*rostelecom.CallEventNotification).Recorded())
+	assert.True(t, events[4].HasRecording, "is_record \"true\" on end")
+	for _, e := range events[:4] {
+		assert.False(t, e.HasRecording, "only end says")
+	}
+	for _, e := range events {
+		assert.Zero(t, e.TalkDuration, "notifications carry no duration")
+		assert.Zero(t, e.CallDuration, "notifications carry no duration")
+	}
 	assert.Equal(t, 19*time.Second, events[3].At.Sub(events[2].At))
 
 	// The played call is known to the API: fetch its recording.
@@ -246,6 +255,7 @@ func TestWebhookPlayedCalls(t *testing.T) {
 	assert.Empty(t, played.AnsweredBy)
 	assert.Equal(t, []pbx.EventType{pbx.EventCallStarted, pbx.EventRinging, pbx.EventRinging, pbx.EventCallEnded}, types(rec.all()))
 	assert.Equal(t, "203", rec.all()[2].Extension)
+	assert.False(t, rec.all()[3].HasRecording, `is_record "false" on a missed call's end`)
 
 	// Outbound callback.
 	rec.reset()
@@ -296,18 +306,28 @@ func TestWebhookResolveEnded(t *testing.T) {
 	defer hook.Close()
 
 	start := time.Now().Truncate(time.Second)
-	_, err = srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming, Start: start, Talk: 30 * time.Second})
+	_, err = srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming, Start: start,
+		Ring: 5 * time.Second, Talk: 30 * time.Second})
 	require.NoError(t, err)
 	end := rec.all()[4]
 	assert.Equal(t, pbx.OutcomeAnswered, end.Outcome)
-	assert.Equal(t, 30*time.Second, end.Duration)
+	// call_info's duration is the whole call (ringing included); the
+	// answer offset in session_log gives the talk time.
+	assert.Equal(t, 35*time.Second, end.CallDuration, "duration: the whole call, ringing included")
+	assert.Equal(t, 30*time.Second, end.TalkDuration, "talk: from the answer (session_log cc at 5 s) to the end")
 	assert.True(t, start.Equal(end.StartedAt), "%v", end.StartedAt)
-	assert.True(t, end.EndedAt.Add(-30*time.Second).Equal(end.AnsweredAt))
+	assert.True(t, start.Add(5*time.Second).Equal(end.AnsweredAt), "%v", end.AnsweredAt)
+	assert.True(t, end.HasRecording)
 
 	rec.reset()
 	_, err = srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.MissedIncoming})
 	require.NoError(t, err)
-	assert.Equal(t, pbx.OutcomeMissed, rec.all()[2].Outcome)
+	missed := rec.all()[2]
+	assert.Equal(t, pbx.OutcomeMissed, missed.Outcome)
+	assert.Zero(t, missed.CallDuration, "duration 0 (no connection) is unknown, not zero length")
+	assert.Zero(t, missed.TalkDuration)
+	assert.True(t, missed.AnsweredAt.IsZero())
+	assert.False(t, missed.HasRecording)
 	assert.Len(t, srv.RequestsFor(rostelecom.MethodCallInfo), 2, "one call_info per end")
 
 	// call_info failing leaves the outcome unknown and still delivers.
@@ -384,4 +404,80 @@ func TestWebhookRouting(t *testing.T) {
 	assert.Equal(t, "74992222222", got.Line)
 	raw := got.Raw.(*rostelecom.NumberInfoRequest)
 	assert.Equal(t, "test_domain.14.rt.ru", string(raw.Domain))
+}
+
+// failingBody yields part of a body, then the error a server's connection
+// gives on a read timeout, which names both socket addresses.
+type failingBody struct{ sent bool }
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, `{"state":"new","session_id":"`), nil
+	}
+	return 0, errors.New("read tcp 127.0.0.1:8080->127.0.0.1:5555: i/o timeout")
+}
+
+func (b *failingBody) Close() error { return nil }
+
+// TestWebhookReadErrorHidesAddresses: a body that fails mid-read is answered
+// 400 with a generic message; the error, with the server's socket
+// addresses, goes only to the debug journal.
+func TestWebhookReadErrorHidesAddresses(t *testing.T) {
+	var logs syncBuffer
+	c := manualClient(t, func(cfg *rostelecom.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	rec := &recorder{}
+	r := signedRequest("/rt/call_events", []byte(`{"state":"new"}`))
+	r.Body = &failingBody{}
+	r.ContentLength = -1
+	w := httptest.NewRecorder()
+	c.WebhookHandler(rec, nil).ServeHTTP(w, r)
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.JSONEq(t, `{"result":"-1","resultMessage":"rostelecom: cannot read request body"}`, w.Body.String())
+	for _, s := range []string{"127.0.0.1", "8080", "5555", "i/o timeout"} {
+		assert.NotContains(t, w.Body.String(), s)
+	}
+	assert.Empty(t, rec.all())
+	assert.Contains(t, logs.String(), "127.0.0.1:5555: i/o timeout", "the detail is journaled at debug")
+}
+
+// TestWebhookRejectionsWarn: a notification rejected for authentication is
+// logged at Warn (not only at debug), rate-limited per reason, naming the
+// provider and the reason, never the key or the signature received.
+func TestWebhookRejectionsWarn(t *testing.T) {
+	var logs syncBuffer
+	c := manualClient(t, func(cfg *rostelecom.Config) {
+		cfg.ResolveEnded = true // no warning from New in the way
+		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	h := c.WebhookHandler(&recorder{}, nil)
+	good := mustRead(t, "testdata/notifications/manual_new.json")
+	badSign := "deadbeef" + strings.Repeat("0", 56)
+	for range 3 {
+		r := signedRequest("/rt/call_events", good)
+		r.Header.Set("X-Client-Sign", badSign)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, http.StatusForbidden, w.Code)
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		lines = append(lines, m)
+	}
+	require.Len(t, lines, 1, "three rejections for one reason within a minute: one line\n%s", logs.String())
+	assert.Equal(t, "WARN", lines[0]["level"])
+	assert.Equal(t, "rostelecom", lines[0]["provider"])
+	assert.Equal(t, "call_events", lines[0]["operation"])
+	assert.Contains(t, lines[0]["reason"], "bad signature")
+	out := logs.String()
+	for _, s := range []string{rostelecomtest.DefaultSignKey, badSign} {
+		assert.NotContains(t, out, s)
+	}
 }

@@ -39,6 +39,9 @@ type HistoryEntry struct {
 	Answered  bool
 	// Start is when the call started; AddHistory makes zero into now.
 	Start time.Time
+	// Ring is how long the phones rang before the answer (AddHistory
+	// keeps it to whole seconds; zero: answered at once).
+	Ring time.Duration
 	// Talk is the talk time of an answered call.
 	Talk time.Duration
 	// Record says whether a recording exists (only for answered calls).
@@ -52,6 +55,16 @@ func (e *HistoryEntry) callType() int {
 		return 3
 	}
 	return 1
+}
+
+// duration is the call_info and export "duration" in seconds: the whole
+// call, ringing included, and 0 when there was no connection (how the
+// rostelecom package reads the manual's «Продолжительность вызова»).
+func (e *HistoryEntry) duration() int {
+	if !e.Answered {
+		return 0
+	}
+	return int((e.Ring + e.Talk) / time.Second)
 }
 
 func (e *HistoryEntry) state() int {
@@ -86,12 +99,14 @@ func (s *Server) columns(e HistoryEntry) wire {
 			c.answeringSIPURI, c.answeringPIN = sip(s.login(e.Extension)), e.Extension
 		}
 	}
-	// "<second>:<code>:<number>;": ct call, cc connected, cd disconnected
-	// (inferred from the manual's one sample).
+	// "<second>:<code>:<number>;": ct call, cc connected, cd disconnected,
+	// seconds from the start (inferred from the manual's one sample, where
+	// duration equals the cd offset).
 	dest := strings.TrimPrefix(strings.SplitN(c.destNumber, "@", 2)[0], "sip:")
 	c.sessionLog = "0:ct:" + dest + ";"
 	if e.Answered {
-		c.sessionLog += fmt.Sprintf("5:cc:%s;%d:cd:%s;", dest, 5+int(e.Talk/time.Second), dest)
+		ring := int(e.Ring / time.Second)
+		c.sessionLog += fmt.Sprintf("%d:cc:%s;%d:cd:%s;", ring, dest, e.duration(), dest)
 	}
 	return c
 }
@@ -114,6 +129,7 @@ func (s *Server) AddHistory(e HistoryEntry) string {
 		e.Talk, e.Record = 0, false
 	}
 	e.Talk = e.Talk.Truncate(time.Second)
+	e.Ring = max(e.Ring.Truncate(time.Second), 0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.calls[e.CallID]; !ok {
@@ -300,7 +316,7 @@ func (s *Server) historyFile(id string, rows []HistoryEntry) ([]byte, string) {
 		_ = cw.Write([]string{
 			e.CallID, strconv.Itoa(e.callType()), strconv.Itoa(e.Direction), strconv.Itoa(e.state()),
 			c.origNumber, c.origPIN, c.destNumber, c.answeringSIPURI, c.answeringPIN,
-			e.Start.In(s.loc).Format("2006-01-02 15:04:05"), strconv.Itoa(int(e.Talk / time.Second)),
+			e.Start.In(s.loc).Format("2006-01-02 15:04:05"), strconv.Itoa(e.duration()),
 			"false", strconv.FormatBool(e.Record), "false", "0", "",
 		})
 	}

@@ -184,7 +184,7 @@ func (s *Server) withDefaults(c Call) Call {
 // entry is the log entry of a played call, ext being the employee.
 func (c Call) entry(ext string) HistoryEntry {
 	e := HistoryEntry{CallID: c.CallID, Direction: 1, Caller: c.Caller, Line: c.Line, Extension: ext,
-		Answered: c.Scenario != MissedIncoming, Start: c.Start, Talk: c.Talk, Record: !c.NoRecord, RecordingSize: c.RecordingSize}
+		Answered: c.Scenario != MissedIncoming, Start: c.Start, Ring: c.Ring, Talk: c.Talk, Record: !c.NoRecord, RecordingSize: c.RecordingSize}
 	if c.Scenario == OutboundCallback {
 		e.Direction, e.Callback, e.Line = 2, true, ""
 	}

@@ -24,7 +24,10 @@
 //     followed by the outbound flow, so a click-to-call "rings".
 //
 // Played and added calls form the fake's call log (History), which
-// call_info, get_record and the export read.
+// call_info, get_record and the export read. Their duration is the whole
+// call, ringing included (0 for a call nobody answered), and session_log
+// shows the connection at the end of the ringing, as the rostelecom
+// package reads the manual.
 //
 // Typical use:
 //
@@ -577,7 +580,7 @@ func (s *Server) callInfo(w http.ResponseWriter, _ *http.Request, req *Request) 
 			"answering_sipuri": c.answeringSIPURI,
 			"answering_pin":    c.answeringPIN,
 			"start_call_date":  strconv.FormatInt(e.Start.Unix(), 10),
-			"duration":         int(e.Talk / time.Second),
+			"duration":         e.duration(),
 			"session_log":      c.sessionLog,
 			"is_voicemail":     false,
 			"is_record":        e.Record,

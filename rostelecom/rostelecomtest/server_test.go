@@ -281,7 +281,7 @@ func TestSetWebhookRingsAfterCallBack(t *testing.T) {
 	hist := srv.History()
 	require.Len(t, hist, 1)
 	assert.Equal(t, rostelecomtest.HistoryEntry{CallID: ans.SessionID, Direction: 2, Callback: true, Caller: "79991234567",
-		Extension: "202", Answered: true, Start: hist[0].Start, Talk: 42 * time.Second, Record: true}, hist[0])
+		Extension: "202", Answered: true, Start: hist[0].Start, Ring: 5 * time.Second, Talk: 42 * time.Second, Record: true}, hist[0])
 	assert.Equal(t, map[string]int64{ans.SessionID: rostelecomtest.DefaultRecordingSize}, srv.Recordings())
 
 	// A webhook that fails: Wait reports it.
@@ -291,4 +291,31 @@ func TestSetWebhookRingsAfterCallBack(t *testing.T) {
 	post(t, srv, "call_back", `{"request_number":"+79991234567","from_pin":"201"}`)
 	assert.Error(t, srv.Wait())
 	assert.NoError(t, srv.Wait(), "errors are reported once")
+}
+
+// TestFakeDurationIsTheWholeCall: call_info and the export give the whole
+// call (ringing included) as duration and show the connection in
+// session_log, in the manual sample's shape; a call nobody answered has
+// duration 0.
+func TestFakeDurationIsTheWholeCall(t *testing.T) {
+	srv := rostelecomtest.NewServer(rostelecomtest.Options{})
+	defer srv.Close()
+	answered := srv.AddHistory(rostelecomtest.HistoryEntry{Caller: "89035037889", Line: "74951234567", Extension: "201",
+		Answered: true, Ring: 5 * time.Second, Talk: 3 * time.Second})
+	missed := srv.AddHistory(rostelecomtest.HistoryEntry{Caller: "89035037889", Line: "74951234567", Extension: "201",
+		Ring: 20 * time.Second})
+	var ans struct {
+		Info struct {
+			Duration   int    `json:"duration"`
+			SessionLog string `json:"session_log"`
+		} `json:"info"`
+	}
+	_, body := post(t, srv, "call_info", `{"session_id":"`+answered+`"}`)
+	require.NoError(t, json.Unmarshal([]byte(body), &ans))
+	assert.Equal(t, 8, ans.Info.Duration)
+	assert.Equal(t, "0:ct:74951234567;5:cc:74951234567;8:cd:74951234567;", ans.Info.SessionLog)
+	_, body = post(t, srv, "call_info", `{"session_id":"`+missed+`"}`)
+	require.NoError(t, json.Unmarshal([]byte(body), &ans))
+	assert.Equal(t, 0, ans.Info.Duration, "no connection")
+	assert.Equal(t, "0:ct:74951234567;", ans.Info.SessionLog)
 }
