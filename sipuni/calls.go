@@ -125,9 +125,26 @@ func (c *Client) Hangup(ctx context.Context, callID string) error {
 // MakeCall implements pbx.Caller with CallNumber: phone is req.Phone
 // normalised by phone.Normalize, sipnumber is req.Extension, reverse and
 // antiaon are 0 (the extension rings first; the company number is shown).
-// CallResult.CallID is Sipuni's "callId", else its "id" (an order id, not
-// the call_id of the events). It is never retried once the request may have
-// reached Sipuni.
+// It is never retried once the request may have reached Sipuni.
+//
+// Sipuni answers with an id of the callback order, not of the call: the
+// call's events carry a call_id of their own that the answer does not give.
+// So CallResult.CallID is always empty, and CallResult.OrderID is the
+// order's id (Sipuni's "id", else its "callId"; empty when Sipuni sent
+// neither). To find the call an order placed:
+//
+//   - live: the first EventRinging (event 1) after MakeCall returned with
+//     Direction pbx.Outbound, Extension equal to req.Extension and Phone
+//     equal to the normalised req.Phone is the order's call; its CallID is
+//     the call_id every later event of that call carries (event 2 of a
+//     click-to-call may name neither party, so match it by that call_id).
+//     Sipuni may repeat that event 1 a second later (same DedupeKey), and
+//     sends no event at all when the employee's softphone is offline, so
+//     give up after a timeout;
+//   - afterwards: the statistics export's "ID заказа звонка" column
+//     (StatisticsRow.OrderID) names the order of a call-back row, whose
+//     "ID записи" (CallRecord.CallID) is the call's id; that this column
+//     holds the id MakeCall returned is inferred from its name.
 func (c *Client) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallResult, error) {
 	p := phone.Normalize(req.Phone)
 	if !allDigits(p) {
@@ -140,11 +157,7 @@ func (c *Client) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallRes
 	if err != nil {
 		return pbx.CallResult{}, err
 	}
-	id := r.CallID
-	if id == "" {
-		id = r.ID
-	}
-	return pbx.CallResult{CallID: id}, nil
+	return pbx.CallResult{OrderID: orElse(r.ID, r.CallID)}, nil
 }
 
 func allDigits(s string) bool {

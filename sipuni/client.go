@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,9 +49,16 @@ type Config struct {
 	// the account's call schemes); default Europe/Moscow.
 	Location *time.Location
 	// HTTPClient sends the API requests; default provider.DefaultHTTPClient.
+	// Redirects are never followed, with your client too (it is used, not
+	// changed): a 3xx answer is a *provider.RedirectError naming the host
+	// it pointed to. Leave its Timeout zero: it would also cut recording
+	// downloads, which Timeout bounds by idleness only.
 	HTTPClient *http.Client
 	// Logger receives the debug journal of API and webhook requests and
-	// warnings; default silent.
+	// the warnings: webhook requests rejected for their token or basic
+	// auth (rate-limited), and New's warning about a webhook without
+	// authentication. Default: the journal is silent and the warnings go to
+	// slog.Default().
 	Logger *slog.Logger
 	// WebhookToken, when set, must arrive as the "token" query parameter of
 	// every webhook request: put it into the URL you give Sipuni
@@ -63,19 +71,130 @@ type Config struct {
 	// RouteTimeout bounds the router's answer to a routing-node question;
 	// default DefaultRouteTimeout.
 	RouteTimeout time.Duration
+	// Timeout bounds one API operation, all its attempts and waits
+	// included, when ctx has no earlier deadline; default DefaultTimeout.
+	// A recording download is not cut by it: Record and FetchRecording
+	// fail only when Timeout passes without a byte arriving, so a long
+	// download of a big file goes on. A negative Timeout means no limit but
+	// ctx's.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is Config.Timeout when it is zero.
+const DefaultTimeout = 30 * time.Second
+
+// redacted stands for a secret in the printed forms of Config and Client.
+const redacted = "[redacted]"
+
+// hide returns redacted for a set secret and "" for an empty one, so that a
+// missing secret still shows.
+func hide(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return redacted
+}
+
+// attrs lists the fields of c that may be shown: the secrets only as
+// redacted, the base URL without credentials or query.
+func (c Config) attrs() []slog.Attr {
+	loc := "Europe/Moscow (default)"
+	if c.Location != nil {
+		loc = c.Location.String()
+	}
+	return []slog.Attr{
+		slog.String("Account", c.Account),
+		slog.String("Secret", hide(c.Secret)),
+		slog.String("BaseURL", provider.RedactURL(c.BaseURL)),
+		slog.String("Location", loc),
+		slog.Bool("HTTPClient", c.HTTPClient != nil),
+		slog.Bool("Logger", c.Logger != nil),
+		slog.String("WebhookToken", hide(c.WebhookToken)),
+		slog.String("WebhookUser", hide(c.WebhookUser)),
+		slog.String("WebhookPassword", hide(c.WebhookPassword)),
+		slog.Duration("RouteTimeout", c.RouteTimeout),
+		slog.Duration("Timeout", c.Timeout),
+	}
+}
+
+// format writes attrs as name{Key:value ...}, strings quoted.
+func format(name string, attrs []slog.Attr) string {
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte('{')
+	for i, a := range attrs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.Key)
+		b.WriteByte(':')
+		if a.Value.Kind() == slog.KindString {
+			b.WriteString(strconv.Quote(a.Value.String()))
+		} else {
+			b.WriteString(a.Value.String())
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// String describes c with its secrets (Secret, WebhookToken, WebhookUser,
+// WebhookPassword) redacted, so that printing a Config with %v, %+v or %s
+// shows no secret.
+func (c Config) String() string { return format("sipuni.Config", c.attrs()) }
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue makes c a slog group with its secrets redacted.
+func (c Config) LogValue() slog.Value { return slog.GroupValue(c.attrs()...) }
 
 // Client is a Sipuni account: API methods and the webhook handler. It
 // implements pbx.Provider, pbx.Caller, pbx.RecordingFetcher,
 // pbx.SubscriberLister and pbx.HistoryExporter, and is safe for concurrent
 // use.
 type Client struct {
-	cfg    Config
-	base   string
-	loc    *time.Location
-	http   *provider.Client
-	logger *slog.Logger
+	cfg     Config
+	base    string
+	loc     *time.Location
+	http    *provider.Client
+	logger  *slog.Logger
+	hookLog *provider.WebhookLog
 }
+
+func (c Client) attrs() []slog.Attr {
+	auth := "none"
+	switch {
+	case c.cfg.WebhookToken != "" && c.cfg.WebhookUser != "":
+		auth = "token and basic auth"
+	case c.cfg.WebhookToken != "":
+		auth = "token"
+	case c.cfg.WebhookUser != "":
+		auth = "basic auth"
+	}
+	loc := ""
+	if c.loc != nil {
+		loc = c.loc.String()
+	}
+	return []slog.Attr{
+		slog.String("Account", c.cfg.Account),
+		slog.String("BaseURL", provider.RedactURL(c.base)),
+		slog.String("Location", loc),
+		slog.String("WebhookAuth", auth),
+	}
+}
+
+// String describes the client (account, API root, zone, webhook
+// authentication) without any secret, for %v, %+v and %s. It has a value
+// receiver so that printing a Client value, not only a pointer, cannot show
+// the configuration's fields either.
+func (c Client) String() string { return format("sipuni.Client", c.attrs()) }
+
+// GoString is String, for %#v.
+func (c Client) GoString() string { return c.String() }
+
+// LogValue makes the client a slog group without any secret.
+func (c Client) LogValue() slog.Value { return slog.GroupValue(c.attrs()...) }
 
 var (
 	_ pbx.Provider         = (*Client)(nil)
@@ -88,9 +207,9 @@ var (
 // New validates cfg and returns a Client. Its errors never contain the
 // secret, the webhook token or the webhook password.
 //
-// When neither WebhookToken nor WebhookUser is set, New logs a warning: Sipuni
-// signs nothing, so anybody who learns the webhook URL can then feed it
-// events.
+// When neither WebhookToken nor WebhookUser is set, New logs a warning (to
+// Config.Logger, else slog.Default()): Sipuni signs nothing, so anybody who
+// learns the webhook URL can then feed it events.
 func New(cfg Config) (*Client, error) {
 	if !validAccount(cfg.Account) {
 		return nil, errors.New("sipuni: Config.Account must be the 6-digit account number as a string, such as \"012345\"")
@@ -106,6 +225,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.RouteTimeout == 0 {
 		cfg.RouteTimeout = DefaultRouteTimeout
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	base := cfg.BaseURL
 	if base == "" {
@@ -131,10 +253,19 @@ func New(cfg Config) (*Client, error) {
 		base:   base,
 		loc:    loc,
 		logger: logger,
-		http:   provider.NewClient(provider.Options{Provider: Name, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger}),
+		// cfg.Logger, not logger: with no Logger set, the rejections'
+		// Warn lines go to slog.Default(), so a wrong token in Sipuni's
+		// cabinet is seen.
+		hookLog: provider.NewWebhookLog(cfg.Logger, Name),
+		http: provider.NewClient(provider.Options{Provider: Name, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger,
+			Timeout: cfg.Timeout}),
 	}
 	if cfg.WebhookToken == "" && cfg.WebhookUser == "" {
-		logger.Warn("sipuni: webhook requests are not authenticated: set a webhook token or basic auth, because Sipuni signs nothing",
+		warn := cfg.Logger
+		if warn == nil {
+			warn = slog.Default() // a misconfiguration is loud
+		}
+		warn.Warn("sipuni: webhook requests are not authenticated: set a webhook token or basic auth, because Sipuni signs nothing",
 			slog.String("provider", Name))
 	}
 	return c, nil
@@ -167,6 +298,12 @@ var formHeader = http.Header{"Content-Type": {"application/x-www-form-urlencoded
 // them to method as a POST form, under policy. The caller closes the
 // response body.
 func (c *Client) post(ctx context.Context, method string, policy provider.Policy, params any) (*http.Response, error) {
+	return c.send(ctx, method, policy, params, false)
+}
+
+// send is post; stream marks a download whose body may take long, which
+// Config.Timeout then bounds as an idle limit instead of an overall one.
+func (c *Client) send(ctx context.Context, method string, policy provider.Policy, params any, stream bool) (*http.Response, error) {
 	v := url.Values{}
 	if params != nil {
 		var err error
@@ -184,6 +321,7 @@ func (c *Client) post(ctx context.Context, method string, policy provider.Policy
 		Header:    formHeader,
 		Body:      []byte(v.Encode()),
 		Final:     isHTML,
+		Stream:    stream,
 	})
 }
 
@@ -199,20 +337,26 @@ const badHash = "Неправильный хеш"
 // classify turns a rejection into an *provider.APIError: the "Неправильный
 // хеш" text or an HTML page (Sipuni's auth failures come back as HTML, often
 // with HTTP 500, so they are detected by content, not status) is
-// ErrUnauthorized; any other non-2xx status is an APIError with an excerpt.
-// head is the start of the body (or all of it).
-func classify(op string, status int, head []byte) *provider.APIError {
+// ErrUnauthorized; any other non-2xx status is an APIError with an excerpt,
+// and the wait a 429 or 503 asks for in RetryAfter. head is the start of the
+// body (or all of it).
+func classify(op string, resp *http.Response, head []byte) *provider.APIError {
+	status := resp.StatusCode
+	var e *provider.APIError
 	switch {
 	case bytes.Contains(head, []byte(badHash)):
-		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status, Message: badHash, Err: provider.ErrUnauthorized}
+		e = &provider.APIError{Provider: Name, Operation: op, StatusCode: status, Message: badHash, Err: provider.ErrUnauthorized}
 	case looksHTML(head):
-		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+		e = &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
 			Message: "HTML page instead of an API answer (Sipuni's answer to a rejected account or hash)",
 			Body:    provider.Excerpt(head), Err: provider.ErrUnauthorized}
 	case status < 200 || status > 299:
-		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status, Body: provider.Excerpt(head)}
+		e = &provider.APIError{Provider: Name, Operation: op, StatusCode: status, Body: provider.Excerpt(head)}
+	default:
+		return nil
 	}
-	return nil
+	e.RetryAfter = provider.RetryAfter(resp)
+	return e
 }
 
 func looksHTML(b []byte) bool {
@@ -236,7 +380,8 @@ type CallResponse struct {
 	// ID is the "id" Sipuni returns for an accepted order (a callback
 	// order id, when sent). It is not the call_id of the events that follow.
 	ID string `json:"id,omitempty"`
-	// CallID is the "callId" field, when sent.
+	// CallID is the "callId" field, when sent. No source shows what it
+	// names; it is not known to be the call_id of the events either.
 	CallID string `json:"callId,omitempty"`
 	// Message is the "message" (or "msg") text, when sent.
 	Message string `json:"message,omitempty"`
@@ -264,7 +409,7 @@ func (c *Client) postJSON(ctx context.Context, method string, policy provider.Po
 	if err != nil {
 		return CallResponse{}, err
 	}
-	if e := classify(method, resp.StatusCode, b); e != nil {
+	if e := classify(method, resp, b); e != nil {
 		return CallResponse{}, e
 	}
 	return decodeAnswer(method, resp.StatusCode, b)

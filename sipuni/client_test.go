@@ -213,14 +213,18 @@ func TestCallArgumentErrorsSendNothing(t *testing.T) {
 	assert.Zero(t, mt.GetTotalCallCount())
 }
 
+// TestMakeCall: Sipuni's answer names the order, not the call, so CallID
+// stays empty and the id goes to OrderID (the old code put it in CallID,
+// where a caller would wait for events that never carry it).
 func TestMakeCall(t *testing.T) {
 	tests := []struct {
 		in, wantPhone string
 		answer        string
-		wantID        string
+		wantOrder     string
 	}{
 		{"+7 (903) 123-45-67", "79031234567", `{"success":true,"id":"order-1"}`, "order-1"},
-		{"89031234567", "79031234567", `{"success":true,"id":"order-1","callId":"c-2"}`, "c-2"},
+		{"89031234567", "79031234567", `{"success":true,"id":"order-1","callId":"c-2"}`, "order-1"},
+		{"8 903 123 45 67", "79031234567", `{"success":true,"callId":"c-2"}`, "c-2"},
 		{"9031234567", "79031234567", `1`, ""},
 		{"998948867473", "998948867473", `{"success":true}`, ""},
 	}
@@ -234,7 +238,7 @@ func TestMakeCall(t *testing.T) {
 			})
 			res, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "101", Phone: tt.in})
 			require.NoError(t, err)
-			assert.Equal(t, tt.wantID, res.CallID)
+			assert.Equal(t, pbx.CallResult{OrderID: tt.wantOrder}, res, "CallID is never an order id")
 			assert.Equal(t, tt.wantPhone, got.Get("phone"))
 			assert.Equal(t, "101", got.Get("sipnumber"))
 			assert.Equal(t, "0", got.Get("reverse"))
@@ -464,8 +468,10 @@ func TestOperatorsAndSubscribers(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, subs, 3)
 	assert.Equal(t, pbx.Subscriber{Extension: "101", Login: "101", Name: "Иван Петров", Raw: subs[0].Raw}, subs[0])
-	assert.Equal(t, "Перерыв", subs[1].Raw.(Operator).Status)
-	assert.Equal(t, "Разговаривает", subs[1].Raw.(Operator).CallState)
+	op, ok := subs[1].Raw.(*Operator)
+	require.True(t, ok, "Raw is %T", subs[1].Raw)
+	assert.Equal(t, "Перерыв", op.Status)
+	assert.Equal(t, "Разговаривает", op.CallState)
 	assert.Equal(t, "", subs[2].Extension, "a SIP login is not an extension")
 	assert.Equal(t, "012345100003", subs[2].Login)
 

@@ -3,6 +3,7 @@ package sipuni
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,11 +47,13 @@ type StatisticsRow struct {
 	// Петров)".
 	AnsweredBy string `json:"answered_by,omitempty"`
 	// CallDuration is "Длительность звонка" ("Продолжительность звонка"
-	// in old exports), TalkDuration "Длительность разговора", AnswerDelay
-	// "Время ответа".
-	CallDuration time.Duration `json:"call_duration,omitzero"`
-	TalkDuration time.Duration `json:"talk_duration,omitzero"`
-	AnswerDelay  time.Duration `json:"answer_delay,omitzero"`
+	// in old exports), the whole call with its ringing; TalkDuration
+	// "Длительность разговора", the talk time; AnswerDelay "Время ответа",
+	// the ringing before the answer. In JSON they are numbers of seconds:
+	// call_seconds, talk_seconds, answer_seconds (see pbx.Seconds).
+	CallDuration time.Duration `json:"-"`
+	TalkDuration time.Duration `json:"-"`
+	AnswerDelay  time.Duration `json:"-"`
 	// Rating is "Оценка".
 	Rating string `json:"rating,omitempty"`
 	// RecordID is "ID записи", shaped like the events' call_id
@@ -79,6 +82,37 @@ type StatisticsRow struct {
 	CRMResponsible string `json:"crm_responsible,omitempty"`
 	// Extra holds the columns this package does not know, by header name.
 	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// statisticsRowJSON is StatisticsRow without its methods.
+type statisticsRowJSON StatisticsRow
+
+type statisticsRowWire struct {
+	statisticsRowJSON
+	CallSeconds   pbx.Seconds `json:"call_seconds,omitzero"`
+	TalkSeconds   pbx.Seconds `json:"talk_seconds,omitzero"`
+	AnswerSeconds pbx.Seconds `json:"answer_seconds,omitzero"`
+}
+
+// MarshalJSON writes the row with snake_case names, zero values omitted and
+// the durations as numbers of seconds (call_seconds, talk_seconds,
+// answer_seconds), the way pbx.CallRecord writes its own.
+func (r StatisticsRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(statisticsRowWire{statisticsRowJSON(r), pbx.Seconds(r.CallDuration),
+		pbx.Seconds(r.TalkDuration), pbx.Seconds(r.AnswerDelay)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *StatisticsRow) UnmarshalJSON(b []byte) error {
+	var w statisticsRowWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = StatisticsRow(w.statisticsRowJSON)
+	r.CallDuration = time.Duration(w.CallSeconds)
+	r.TalkDuration = time.Duration(w.TalkSeconds)
+	r.AnswerDelay = time.Duration(w.AnswerSeconds)
+	return nil
 }
 
 type column uint8
@@ -416,22 +450,30 @@ func (r StatisticsRow) Outcome() pbx.Outcome {
 // (the events' call_id shape), Phone the external party (From for inbound,
 // To otherwise), Line the called company number for inbound calls and the
 // outgoing line (when exported) for outbound ones, Extension the first
-// number of AnsweredBy for inbound calls and of From for outbound ones,
-// Duration the talk time when exported, else the call's length. Raw is the
-// row.
+// number of AnsweredBy for inbound calls and of From for outbound ones.
+//
+// The durations come from their own columns, never one from the other:
+// TalkDuration is "Длительность разговора" (talk time, zero on a missed
+// call) and CallDuration "Длительность звонка" (the whole call, ringing
+// included). That reading rests on the 2015 sample, where "Длительность
+// звонка" 125 = "Длительность разговора" 117 + "Время ответа" 8 (the
+// ringing), and on missed calls' rows (call 20, talk 0, answer 0). An export
+// without one of the columns leaves that duration zero.
+//
+// HasRecording is "Запись существует", or, in exports without that column,
+// an "ID записи" being present. Raw is a copy of the row (*StatisticsRow).
 func (r StatisticsRow) CallRecord() pbx.CallRecord {
 	dir := r.Direction()
+	raw := r
 	rec := pbx.CallRecord{
 		CallID:       r.RecordID,
 		Direction:    dir,
 		StartedAt:    r.Time,
-		Duration:     r.TalkDuration,
+		TalkDuration: r.TalkDuration,
+		CallDuration: r.CallDuration,
 		Outcome:      r.Outcome(),
 		HasRecording: r.RecordExists || (!r.HasRecordColumn && r.RecordID != ""),
-		Raw:          r,
-	}
-	if rec.Duration == 0 {
-		rec.Duration = r.CallDuration
+		Raw:          &raw,
 	}
 	switch dir {
 	case pbx.Inbound:

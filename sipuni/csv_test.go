@@ -31,14 +31,18 @@ func TestParseStatisticsFixtures(t *testing.T) {
 		}, rows[0])
 		assert.Equal(t, pbx.CallRecord{
 			CallID: "1444311063.117599", Direction: pbx.Inbound, Phone: "79031234567", Line: "74951234567", Extension: "201",
-			StartedAt: rows[0].Time, Duration: 117 * time.Second, Outcome: pbx.OutcomeAnswered, HasRecording: true, Raw: rows[0],
+			StartedAt: rows[0].Time, TalkDuration: 117 * time.Second, CallDuration: 125 * time.Second,
+			Outcome: pbx.OutcomeAnswered, HasRecording: true, Raw: &rows[0],
 		}, rows[0].CallRecord())
 		out := rows[1].CallRecord()
 		assert.Equal(t, pbx.Outbound, out.Direction)
 		assert.Equal(t, pbx.OutcomeMissed, out.Outcome)
 		assert.Equal(t, "79161234567", out.Phone, "8... normalised")
 		assert.Equal(t, "202", out.Extension)
-		assert.Equal(t, 30*time.Second, out.Duration, "no talk: the call's length")
+		// The old single Duration fell back to the call's length when the
+		// talk was zero, so an unanswered call showed 30 s of talk.
+		assert.Zero(t, out.TalkDuration, "no talk on an unanswered call")
+		assert.Equal(t, 30*time.Second, out.CallDuration, "the call's length, ringing included")
 	})
 	t.Run("all columns, BOM, CRLF, new spellings", func(t *testing.T) {
 		f, err := os.Open("testdata/export_full.csv")

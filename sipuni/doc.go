@@ -21,13 +21,16 @@
 //   - base_url: another API root, such as a sipunitest.Server's URL
 //     (escape it: base_url=http%3A%2F%2F127.0.0.1%3A1234%2Fapi%2F);
 //   - route_timeout: how long the router may take, such as 800ms
-//     (Config.RouteTimeout).
+//     (Config.RouteTimeout);
+//   - timeout: the limit of one API operation, such as 30s
+//     (Config.Timeout).
 //
 // ACCOUNT is the 6-digit account number (номер кабинета) and stays a
 // string: its leading zeros matter. SECRET is the integration key (ключ
 // интеграции); %-escape any special character in it. provider.WithLocation,
 // WithHTTPClient and WithLogger set the rest. Errors never contain the
-// secret, the token or the password.
+// secret, the token or the password, and printing a Config or a Client (with
+// fmt's %v, %+v, %#v, %s, or through slog) shows them only as "[redacted]".
 //
 // The client implements [pbx.Provider], [pbx.Caller] (callback/call_number),
 // [pbx.RecordingFetcher] (statistic/record), [pbx.SubscriberLister]
@@ -48,7 +51,26 @@
 // *provider.APIError matching provider.ErrUnauthorized. A JSON answer with
 // success false is an *provider.APIError carrying Sipuni's message. Calls
 // that may ring a phone are never retried once they may have reached
-// Sipuni; reads are retried with backoff.
+// Sipuni; reads are retried with backoff. Redirects are never followed (one
+// would carry the signed form, and a call order, to another host): a 3xx
+// answer (301, 302, 303, 307, 308) is a *provider.RedirectError naming where
+// it pointed; a 304 from statistic/record means "not written yet"
+// (pbx.ErrNotReady).
+// Without a deadline in ctx, one
+// operation gives up after Config.Timeout (default 30 s); a recording
+// download instead fails only after Config.Timeout without a byte.
+//
+// # Click-to-call
+//
+// [Client.MakeCall] returns the id of Sipuni's callback order in
+// pbx.CallResult.OrderID and leaves CallResult.CallID empty: the call's
+// events carry a call_id of their own that Sipuni's answer does not give.
+// Match the order to its call by the first event 1 (pbx.EventRinging) after
+// it with the same Extension and Phone; its CallID is the call's. Match the
+// call's later events by that CallID, not by the parties: Sipuni's event 2
+// of a click-to-call carries no caller and no callee (no src_* or dst_*
+// fields, as captured live), so its Phone is empty and its Extension comes
+// only from last_called. See [Client.MakeCall].
 //
 // # Webhook
 //
@@ -60,22 +82,33 @@
 // without one of them anybody who learns the URL can feed you events, and
 // New logs a warning.
 //
-// Events map to pbx.CallEvent as follows; CallEvent.Raw is the decoded
-// [Event]:
+// Events map to pbx.CallEvent as follows:
 //
 //   - 1 → EventRinging, one per employee phone that rings. Sipuni repeats
 //     it about a second later with only the timestamp changed; both get the
 //     same DedupeKey.
-//   - 3 → EventAnswered.
+//   - 3 → EventAnswered, with AnsweredAt.
 //   - 4 → EventLegEnded (one employee's leg ended, the call goes on), with
-//     the leg's status and times.
+//     the leg's status, times and talk (TalkDuration; CallDuration stays
+//     zero, the call is not over).
 //   - 2 → EventCallEnded with the Outcome from status (ANSWER answered,
 //     NOANSWER missed, BUSY busy, CANCEL cancelled, CONGESTION and
-//     CHANUNAVAIL failed), StartedAt, AnsweredAt (call_answer_timestamp 0
-//     means never), EndedAt, the talk Duration (Sipuni sends none; it is
-//     EndedAt − AnsweredAt) and RecordingURL (call_record_link, URL-decoded
-//     when it arrives encoded).
+//     CHANUNAVAIL failed), StartedAt, AnsweredAt, EndedAt, the durations
+//     below, RecordingURL (call_record_link, URL-decoded when it arrives
+//     encoded) and HasRecording (a link is present).
 //   - any other code → EventUnknown.
+//
+// Sipuni sends no duration: both are computed from its Unix times, only
+// from times it sent. CallDuration is timestamp − call_start_timestamp (the
+// whole call, ringing included). TalkDuration is timestamp −
+// call_answer_timestamp, when the answer time can be trusted: not 0
+// ("never"), the status says answered (or there is none), and it lies within
+// [call_start_timestamp, timestamp]. On call_external calls Sipuni sends
+// answer times on unanswered calls and, captured live, one a second before
+// the call's start; such a time is unknown, so AnsweredAt and TalkDuration
+// stay zero (event 3 of the same call_id carries the real answer time).
+// Event 2 of a click-to-call carries no caller and callee: match it to the
+// call's event 1 by CallID.
 //
 // src_type and dst_type (1 external, 2 employee) give the Direction: 1→2
 // inbound, 2→1 outbound, 2→2 internal; for 1→1 (forwarded calls) the scheme
@@ -88,17 +121,43 @@
 // Sipuni wants {"success":true} back and may suspend the sending when it
 // gets anything else, so the handler answers that once a request is
 // authenticated, also for unknown events and for requests with no call
-// fields at all. The one exception: when your pbx.EventHandler returns an
-// error, Sipuni gets HTTP 500, and may then stop sending. Queue work that
-// can fail and return nil.
+// fields at all (Sipuni's ping when the settings are saved: a request with
+// no parameters but the token, or an empty body). Two exceptions: a body
+// that announces JSON (by Content-Type or a leading "{") but is not a JSON
+// object gets HTTP 400, since it is not a ping and acknowledging it would
+// lose it; and when your pbx.EventHandler returns an error, Sipuni gets HTTP
+// 500, and may then stop sending. Queue work that can fail and return nil.
+//
+// A request rejected for its token or basic auth gets HTTP 401 and is logged
+// at Warn to Config.Logger (one line per reason and minute, with a count;
+// never the secret), so a wrong token in Sipuni's cabinet does not lose
+// every event in silence. Everything else is journaled at debug level.
 //
 // The routing node asks with fromnum, tonum, dtmf, label and time; that
-// becomes a pbx.RouteQuery (Phone, Line, Digits; the [RouteQuestion] in
-// Raw). A route naming an extension is answered
+// becomes a pbx.RouteQuery (Phone, Line, Digits). A route naming an
+// extension is answered
 // {"choice":1,"number":"101","name":"ООО Ромашка"}: Sipuni rings that
 // extension first and shows the name on its screen. No decision, a router
 // error and a router slower than Config.RouteTimeout are answered
 // {"choice":0}, so the call follows the scheme's other branch.
+//
+// # History
+//
+// [Client.History] reads statistic/export: TalkDuration is the
+// "Длительность разговора" column and CallDuration "Длительность звонка"
+// (the whole call, ringing included: call = talk + "Время ответа" in
+// Sipuni's sample); see [StatisticsRow.CallRecord].
+//
+// # Raw
+//
+// Raw is always a pointer to this package's decoded type:
+//
+//	| value            | Raw holds        |
+//	|------------------|------------------|
+//	| pbx.CallEvent    | *Event           |
+//	| pbx.RouteQuery   | *RouteQuestion   |
+//	| pbx.CallRecord   | *StatisticsRow   |
+//	| pbx.Subscriber   | *Operator        |
 //
 // # Testing
 //

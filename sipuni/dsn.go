@@ -20,10 +20,11 @@ var dsnParams = map[string]bool{
 	"webhook_password": true,
 	"base_url":         true,
 	"route_timeout":    true,
+	"timeout":          true,
 }
 
 // openDSN opens a Client from
-// sipuni://ACCOUNT:SECRET@/?webhook_token=T&webhook_user=U&webhook_password=P&base_url=URL&route_timeout=1s.
+// sipuni://ACCOUNT:SECRET@/?webhook_token=T&webhook_user=U&webhook_password=P&base_url=URL&route_timeout=1s&timeout=30s.
 // Its errors never contain the secret or a query value.
 func openDSN(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 	bad := func(problem string) error { return &provider.DSNError{Scheme: Name, Problem: problem} }
@@ -46,7 +47,7 @@ func openDSN(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 	}
 	for k, vs := range q {
 		if !dsnParams[k] {
-			return nil, bad("unknown query parameter" + suggest(k) + " (known: base_url, route_timeout, webhook_password, webhook_token, webhook_user)")
+			return nil, bad("unknown query parameter" + suggest(k) + " (known: base_url, route_timeout, timeout, webhook_password, webhook_token, webhook_user)")
 		}
 		if len(vs) > 1 {
 			return nil, bad("parameter " + k + " given more than once")
@@ -69,6 +70,13 @@ func openDSN(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 			return nil, bad("route_timeout must be a positive duration such as 800ms")
 		}
 		cfg.RouteTimeout = d
+	}
+	if s := q.Get("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, bad("timeout must be a positive duration such as 30s")
+		}
+		cfg.Timeout = d
 	}
 	c, err := New(cfg)
 	if err != nil {

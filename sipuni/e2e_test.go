@@ -82,9 +82,11 @@ func setup(t *testing.T, opts sipunitest.Options, cfg sipuni.Config, router pbx.
 func TestE2EClickToCall(t *testing.T) {
 	srv, c, col, hook := setup(t, sipunitest.Options{WebhookToken: e2eToken}, sipuni.Config{WebhookToken: e2eToken}, nil)
 	srv.SetWebhook(hook)
+	ordered := time.Now()
 	res, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "102", Phone: "8 (916) 555-12-34"})
 	require.NoError(t, err)
-	assert.Len(t, res.CallID, 32, "the order id")
+	assert.Empty(t, res.CallID, "Sipuni returns no id the events carry")
+	assert.Len(t, res.OrderID, 32, "the order id")
 
 	select {
 	case <-col.done:
@@ -95,20 +97,57 @@ func TestE2EClickToCall(t *testing.T) {
 	evs := col.all()
 	assert.Equal(t, evs[0].DedupeKey, evs[1].DedupeKey, "Sipuni's repeated event 1")
 	assert.NotEqual(t, evs[0].At, evs[1].At)
+
+	// The correlation MakeCall documents: the first ringing after the order
+	// with its extension and number gives the call id; every event of the
+	// call, the final one without any party included, carries it.
+	var callID string
 	for _, e := range evs {
+		if e.Type == pbx.EventRinging && e.Extension == "102" && e.Phone == "79165551234" {
+			callID = e.CallID
+			break
+		}
+	}
+	require.NotEmpty(t, callID)
+	for _, e := range evs {
+		assert.Equal(t, callID, e.CallID)
 		assert.Equal(t, pbx.Outbound, e.Direction)
 		assert.Equal(t, "102", e.Extension)
-		assert.Equal(t, "79165551234", e.Phone)
-		assert.Equal(t, evs[0].CallID, e.CallID)
+		if e.Type != pbx.EventCallEnded {
+			assert.Equal(t, "79165551234", e.Phone)
+		}
 	}
 	end := evs[3]
+	assert.Empty(t, end.Phone, "event 2 of a click-to-call names no party")
 	assert.Equal(t, pbx.OutcomeAnswered, end.Outcome)
-	assert.Equal(t, 95*time.Second, end.Duration)
-	assert.Equal(t, end.EndedAt.Sub(end.AnsweredAt), end.Duration)
+	assert.Equal(t, 95*time.Second, end.TalkDuration)
+	assert.Equal(t, end.EndedAt.Sub(end.AnsweredAt), end.TalkDuration)
+	assert.Equal(t, 103*time.Second, end.CallDuration, "8 s of ringing and 95 s of talk")
+	assert.True(t, end.HasRecording)
+
+	// Afterwards, the export's "ID заказа звонка" ties the order to the call.
+	var matched int
+	for rec, err := range c.History(context.Background(), pbx.HistoryQuery{From: ordered.Add(-time.Minute), To: time.Now().Add(time.Minute)}) {
+		require.NoError(t, err)
+		if rec.Raw.(*sipuni.StatisticsRow).OrderID == res.OrderID {
+			matched++
+			assert.Equal(t, callID, rec.CallID)
+			assert.Equal(t, 95*time.Second, rec.TalkDuration)
+			assert.Equal(t, 103*time.Second, rec.CallDuration)
+		}
+	}
+	assert.Equal(t, 1, matched)
 
 	// The request the fake received, and the recording of the call.
 	reqs := srv.Requests()
-	require.Len(t, reqs, 1)
+	require.NotEmpty(t, reqs)
+	calls := 0
+	for _, r := range reqs {
+		if r.Operation == "callback/call_number" {
+			calls++
+		}
+	}
+	assert.Equal(t, 1, calls, "sent once")
 	assert.Equal(t, "callback/call_number", reqs[0].Operation)
 	assert.True(t, reqs[0].HashOK)
 	assert.Equal(t, "79165551234", reqs[0].Params.Get("phone"))
@@ -190,10 +229,14 @@ func TestE2EIncoming(t *testing.T) {
 			if tt.outcome == pbx.OutcomeMissed {
 				assert.Equal(t, sipunitest.DefaultLine, end.Line)
 				assert.Zero(t, end.AnsweredAt)
-				assert.Equal(t, tt.wantRung, end.Raw.(sipuni.Event).LastCalled)
+				assert.Equal(t, tt.wantRung, end.Raw.(*sipuni.Event).LastCalled)
+				assert.Zero(t, end.TalkDuration)
+				assert.Equal(t, 20*time.Second, end.CallDuration, "the fake's default ringing")
 			} else {
-				assert.Equal(t, 95*time.Second, end.Duration)
+				assert.Equal(t, 95*time.Second, end.TalkDuration)
+				assert.Equal(t, 103*time.Second, end.CallDuration)
 				assert.Equal(t, srv.RecordLink(res.CallID), end.RecordingURL)
+				assert.True(t, end.HasRecording)
 			}
 			if tt.wantChoice == 1 {
 				assert.Equal(t, "ООО Ромашка", res.DisplayName)

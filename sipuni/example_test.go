@@ -80,7 +80,7 @@ func ExampleClient_WebhookHandler() {
 		log.Fatal(err)
 	}
 	events := pbx.EventHandlerFunc(func(_ context.Context, e pbx.CallEvent) error {
-		fmt.Println(e.Type, e.Direction, e.Phone, "ext="+e.Extension, e.Outcome, e.Duration)
+		fmt.Println(e.Type, e.Direction, e.Phone, "ext="+e.Extension, e.Outcome, "talk="+e.TalkDuration.String(), "call="+e.CallDuration.String())
 		return nil
 	})
 	managers := pbx.RouterFunc(func(_ context.Context, q pbx.RouteQuery) (pbx.Route, error) {
@@ -102,9 +102,9 @@ func ExampleClient_WebhookHandler() {
 	}
 	fmt.Println("routing answer:", res.Choice, res.Number, res.DisplayName)
 	// Output:
-	// ringing inbound 79031234567 ext=102 unknown 0s
-	// answered inbound 79031234567 ext=102 unknown 0s
-	// call_ended inbound 79031234567 ext=102 answered 1m35s
+	// ringing inbound 79031234567 ext=102 unknown talk=0s call=0s
+	// answered inbound 79031234567 ext=102 unknown talk=0s call=0s
+	// call_ended inbound 79031234567 ext=102 answered talk=1m35s call=1m43s
 	// routing answer: 1 102 ООО Ромашка
 }
 
@@ -118,7 +118,7 @@ func ExampleParseStatistics() {
 	}
 	for _, row := range rows {
 		rec := row.CallRecord()
-		fmt.Println(rec.StartedAt, rec.Direction, rec.Phone, rec.Extension, rec.Duration, rec.Outcome)
+		fmt.Println(rec.StartedAt, rec.Direction, rec.Phone, rec.Extension, rec.TalkDuration, rec.Outcome)
 	}
 	// Output: 2026-03-24 10:15:00 +0300 MSK inbound 79031234567 201 1m35s answered
 }

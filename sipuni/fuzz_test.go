@@ -59,6 +59,19 @@ func FuzzWebhook(f *testing.F) {
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
+		if w.Code == http.StatusBadRequest {
+			// Only a body meant as JSON that is not a JSON object is
+			// refused, and nothing of it reaches the handler.
+			t2 := bytes.TrimSpace(body)
+			var m map[string]json.RawMessage
+			if !(isJSON || (len(t2) > 0 && t2[0] == '{')) || (json.Unmarshal(t2, &m) == nil && m != nil) {
+				t.Fatalf("400 for body %q", body)
+			}
+			if len(got) != 0 || w.Body.String() != string(answerMalformed) {
+				t.Fatalf("400 answered %q after %d events", w.Body.String(), len(got))
+			}
+			return
+		}
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d for an authenticated request", w.Code)
 		}
@@ -104,10 +117,20 @@ func checkEvent(t *testing.T, e pbx.CallEvent, loc *time.Location) {
 			t.Fatalf("time %v not in the configured zone", tm)
 		}
 	}
-	if e.Duration < 0 {
-		t.Fatalf("negative duration %v", e.Duration)
+	if e.TalkDuration < 0 || e.CallDuration < 0 {
+		t.Fatalf("negative duration: talk %v, call %v", e.TalkDuration, e.CallDuration)
 	}
-	raw, ok := e.Raw.(Event)
+	if e.CallDuration != 0 && e.TalkDuration > e.CallDuration {
+		t.Fatalf("talk %v longer than the call %v", e.TalkDuration, e.CallDuration)
+	}
+	if !e.AnsweredAt.IsZero() && ((!e.StartedAt.IsZero() && e.AnsweredAt.Before(e.StartedAt)) ||
+		(!e.EndedAt.IsZero() && e.AnsweredAt.After(e.EndedAt))) {
+		t.Fatalf("answered at %v, outside [%v, %v]", e.AnsweredAt, e.StartedAt, e.EndedAt)
+	}
+	if e.HasRecording != (e.RecordingURL != "") {
+		t.Fatalf("HasRecording %v with link %q", e.HasRecording, e.RecordingURL)
+	}
+	raw, ok := e.Raw.(*Event)
 	if !ok {
 		t.Fatalf("Raw is %T", e.Raw)
 	}
@@ -146,7 +169,7 @@ func FuzzStatistics(f *testing.F) {
 				t.Fatalf("negative duration in %+v", row)
 			}
 			rec := row.CallRecord()
-			if rec.StartedAt != row.Time || rec.Duration < 0 {
+			if rec.StartedAt != row.Time || rec.TalkDuration != row.TalkDuration || rec.CallDuration != row.CallDuration {
 				t.Fatalf("record %+v from row %+v", rec, row)
 			}
 		}

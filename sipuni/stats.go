@@ -128,18 +128,36 @@ func (c *Client) openExport(ctx context.Context, req ExportRequest) (*Statistics
 // line has a ";" or that is empty is CSV.
 func checkCSV(op string, resp *http.Response) (*bufio.Reader, error) {
 	br := bufio.NewReaderSize(resp.Body, 4096)
-	head, _ := br.Peek(1024)
+	head, err := peek(op, resp, br, 1024)
+	if err != nil {
+		return nil, err
+	}
 	line := firstLine(head)
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && (len(bytes.TrimSpace(head)) == 0 || bytes.IndexByte(line, ';') >= 0) {
 		return br, nil
 	}
-	err := classify(op, resp.StatusCode, head)
+	ae := classify(op, resp, head)
 	resp.Body.Close()
-	if err == nil {
-		err = &provider.APIError{Provider: Name, Operation: op, StatusCode: resp.StatusCode,
+	if ae == nil {
+		ae = &provider.APIError{Provider: Name, Operation: op, StatusCode: resp.StatusCode,
 			Message: "answer is not CSV", Body: provider.Excerpt(head)}
 	}
-	return nil, err
+	return nil, ae
+}
+
+// peek returns the first n bytes of a response body (fewer when it is
+// shorter). When reading them fails otherwise than at the body's end (a body
+// that stalled until Config.Timeout, a connection reset) on a 2xx answer, it
+// closes the body and returns that failure: what arrived cannot be judged.
+// On other statuses the status says enough, and what arrived is returned for
+// classify.
+func peek(op string, resp *http.Response, br *bufio.Reader, n int) ([]byte, error) {
+	head, err := br.Peek(n)
+	if err == nil || err == io.EOF || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return head, nil
+	}
+	resp.Body.Close()
+	return nil, fmt.Errorf("sipuni: %s: reading the answer: %w", op, provider.ScrubError(err))
 }
 
 // ExportStatistics returns the call log rows of req, read in the client's
@@ -171,7 +189,7 @@ const HistoryChunkDays = 7
 // is split into date ranges of at most HistoryChunkDays days (the API takes
 // whole dates), each fetched with one request and streamed, and rows outside
 // [q.From, q.To) are dropped. A zero q.To means now. Each record's Raw is its
-// StatisticsRow; see StatisticsRow.CallRecord for the mapping. The export
+// *StatisticsRow; see StatisticsRow.CallRecord for the mapping. The export
 // is requested with IgnoreSpecChar so that a ";" in a field cannot shift the
 // columns, and with anonymous=0, read as "all calls" (uncertain, see
 // ExportRequest.Anonymous).
@@ -263,12 +281,14 @@ type recordParams struct {
 // An empty answer (Sipuni answers so right after a call, before the
 // recording is written) or HTTP 304 gives an error matching pbx.ErrNotReady;
 // a short text or HTML answer instead of audio is an *provider.APIError.
+// Config.Timeout is an idle limit here: the download fails when that long
+// passes without a byte, however long it takes in all.
 func (c *Client) Record(ctx context.Context, id string) (*pbx.Recording, error) {
 	const op = "statistic/record"
 	if id == "" {
 		return nil, errors.New("sipuni: no recording id")
 	}
-	resp, err := c.post(ctx, op, provider.PolicyRead, recordParams{ID: id})
+	resp, err := c.send(ctx, op, provider.PolicyRead, recordParams{ID: id}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -277,27 +297,29 @@ func (c *Client) Record(ctx context.Context, id string) (*pbx.Recording, error) 
 
 func openRecording(op string, resp *http.Response) (*pbx.Recording, error) {
 	br := bufio.NewReaderSize(resp.Body, 4096)
-	head, _ := br.Peek(512)
+	head, err := peek(op, resp, br, 512)
+	if err != nil {
+		return nil, err
+	}
 	ct := resp.Header.Get("Content-Type")
-	notReady := func() (*pbx.Recording, error) {
+	pending := func() (*pbx.Recording, error) {
 		resp.Body.Close()
-		return nil, &provider.APIError{Provider: Name, Operation: op, StatusCode: resp.StatusCode,
-			Message: "recording not ready (empty answer)", Err: pbx.ErrNotReady}
+		return nil, notReady(op, resp.StatusCode)
 	}
 	if resp.StatusCode == http.StatusNotModified {
-		return notReady()
+		return pending()
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := classify(op, resp.StatusCode, head)
+		err := classify(op, resp, head)
 		resp.Body.Close()
 		return nil, err
 	}
 	if len(head) == 0 {
-		return notReady()
+		return pending()
 	}
 	mt := strings.ToLower(ct)
 	if !strings.HasPrefix(mt, "audio/") && !strings.HasPrefix(mt, "application/octet-stream") && !looksAudio(head) {
-		err := classify(op, resp.StatusCode, head)
+		err := classify(op, resp, head)
 		resp.Body.Close()
 		if err == nil {
 			err = &provider.APIError{Provider: Name, Operation: op, StatusCode: resp.StatusCode,
@@ -313,6 +335,12 @@ func openRecording(op string, resp *http.Response) (*pbx.Recording, error) {
 		size = -1
 	}
 	return &pbx.Recording{Body: readCloser{br, resp.Body}, ContentType: ct, Size: size}, nil
+}
+
+// notReady is the error for a recording Sipuni has not written yet.
+func notReady(op string, status int) error {
+	return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+		Message: "recording not ready (empty answer)", Err: pbx.ErrNotReady}
 }
 
 // looksAudio recognises MP3 (ID3 tag or an MPEG frame sync), WAV and Ogg.
@@ -355,7 +383,7 @@ func (c *Client) Operators(ctx context.Context) ([]Operator, error) {
 	}
 	line := firstLine(b)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || bytes.IndexByte(line, ';') < 0 {
-		if e := classify(op, resp.StatusCode, b); e != nil {
+		if e := classify(op, resp, b); e != nil {
 			return nil, e
 		}
 	}
@@ -367,14 +395,15 @@ func (c *Client) Operators(ctx context.Context) ([]Operator, error) {
 }
 
 // Subscribers implements pbx.SubscriberLister with Operators; each
-// Subscriber's Raw is its Operator.
+// Subscriber's Raw is its *Operator.
 func (c *Client) Subscribers(ctx context.Context) ([]pbx.Subscriber, error) {
 	ops, err := c.Operators(ctx)
 	if err != nil {
 		return nil, err
 	}
 	subs := make([]pbx.Subscriber, len(ops))
-	for i, o := range ops {
+	for i := range ops {
+		o := &ops[i]
 		subs[i] = pbx.Subscriber{Extension: o.Extension, Login: o.Login, Name: o.Name, Raw: o}
 	}
 	return subs, nil

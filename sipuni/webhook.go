@@ -102,6 +102,7 @@ var (
 	answerFailure      = []byte(`{"success":false}`)
 	answerUnauthorized = []byte(`{"success":false,"error":"unauthorized"}`)
 	answerTooLarge     = []byte(`{"success":false,"error":"request body too large"}`)
+	answerMalformed    = []byte(`{"success":false,"error":"malformed JSON body"}`)
 	answerNoChoice     = []byte(`{"choice":0}`)
 )
 
@@ -155,11 +156,10 @@ type webhook struct {
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ctx := r.Context()
-	logger := h.c.logger
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		provider.WriteRawJSON(w, http.StatusMethodNotAllowed, answerFailure)
-		provider.LogWebhook(ctx, logger, Name, opAuth, http.StatusMethodNotAllowed, start, errors.New("method "+strconv.Quote(r.Method)+" not allowed"))
+		h.c.hookLog.Log(ctx, opAuth, http.StatusMethodNotAllowed, start, errors.New("method "+strconv.Quote(r.Method)+" not allowed"))
 		return
 	}
 	if err := h.c.authenticate(r); err != nil {
@@ -167,7 +167,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="sipuni", charset="UTF-8"`)
 		}
 		provider.WriteRawJSON(w, http.StatusUnauthorized, answerUnauthorized)
-		provider.LogWebhook(ctx, logger, Name, opAuth, http.StatusUnauthorized, start, err)
+		h.c.hookLog.Log(ctx, opAuth, http.StatusUnauthorized, start, err)
 		return
 	}
 	body, err := provider.ReadBody(r, 0)
@@ -177,10 +177,17 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status, answer = http.StatusRequestEntityTooLarge, answerTooLarge
 		}
 		provider.WriteRawJSON(w, status, answer)
-		provider.LogWebhook(ctx, logger, Name, opRead, status, start, err)
+		h.c.hookLog.Log(ctx, opRead, status, start, err)
 		return
 	}
-	params := requestParams(r, body)
+	params, err := requestParams(r, body)
+	if err != nil {
+		// Not a ping: acknowledging it would lose whatever it was meant to
+		// carry without a trace.
+		provider.WriteRawJSON(w, http.StatusBadRequest, answerMalformed)
+		h.c.hookLog.Log(ctx, opRead, http.StatusBadRequest, start, err)
+		return
+	}
 	switch {
 	case len(params["event"]) > 0:
 		h.serveEvent(ctx, w, params, start)
@@ -188,7 +195,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveRoute(ctx, w, params, start)
 	default:
 		provider.WriteRawJSON(w, http.StatusOK, answerSuccess)
-		provider.LogWebhook(ctx, logger, Name, opPing, http.StatusOK, start, nil)
+		h.c.hookLog.Log(ctx, opPing, http.StatusOK, start, nil)
 	}
 }
 
@@ -198,7 +205,7 @@ func (h *webhook) serveEvent(ctx context.Context, w http.ResponseWriter, params 
 	if h.events != nil {
 		if err := h.events.HandleEvent(ctx, ce); err != nil {
 			provider.WriteRawJSON(w, http.StatusInternalServerError, answerFailure)
-			provider.LogWebhook(ctx, h.c.logger, Name, opEvent, http.StatusInternalServerError, start, err)
+			h.c.hookLog.Log(ctx, opEvent, http.StatusInternalServerError, start, err)
 			h.c.logger.LogAttrs(ctx, slog.LevelError, "sipuni: event handler failed; Sipuni got HTTP 500",
 				slog.String("provider", Name), slog.String("event", ev.Event), slog.String("call_id", ev.CallID),
 				slog.String("error", err.Error()))
@@ -206,7 +213,7 @@ func (h *webhook) serveEvent(ctx context.Context, w http.ResponseWriter, params 
 		}
 	}
 	provider.WriteRawJSON(w, http.StatusOK, answerSuccess)
-	provider.LogWebhook(ctx, h.c.logger, Name, opEvent, http.StatusOK, start, nil)
+	h.c.hookLog.Log(ctx, opEvent, http.StatusOK, start, nil)
 }
 
 type routeAnswer struct {
@@ -230,7 +237,7 @@ func (h *webhook) serveRoute(ctx context.Context, w http.ResponseWriter, params 
 	} else {
 		provider.WriteJSON(w, http.StatusOK, routeAnswer{Choice: 1, Number: route.Extension, Name: route.DisplayName})
 	}
-	provider.LogWebhook(ctx, h.c.logger, Name, opRoute, http.StatusOK, start, err)
+	h.c.hookLog.Log(ctx, opRoute, http.StatusOK, start, err)
 }
 
 // authenticate checks the webhook token and basic auth, as configured, in
@@ -323,29 +330,46 @@ func parseQueryInto(dst url.Values, s string) {
 	}
 }
 
+// errMalformedJSON is the error for a body that announces JSON (by its
+// Content-Type or its first byte) but is not a JSON object.
+var errMalformedJSON = errors.New("body is not a JSON object")
+
 // requestParams collects the body's fields (form, or a JSON object) then
-// the query's, without the webhook token.
-func requestParams(r *http.Request, body []byte) url.Values {
+// the query's, without the webhook token. A body that is meant as JSON (its
+// Content-Type says so, or it starts with "{") but is not a JSON object is
+// an error: it is not a ping without call fields.
+func requestParams(r *http.Request, body []byte) (url.Values, error) {
 	params := make(url.Values, 24)
 	if t := bytes.TrimSpace(body); len(t) > 0 {
-		if t[0] == '{' || strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-			jsonParamsInto(params, t)
+		if t[0] == '{' || isJSONType(r.Header.Get("Content-Type")) {
+			if err := jsonParamsInto(params, t); err != nil {
+				return nil, err
+			}
 		} else {
 			parseQueryInto(params, string(t))
 		}
 	}
 	parseQueryInto(params, r.URL.RawQuery)
 	delete(params, "token")
-	return params
+	return params, nil
+}
+
+// isJSONType reports whether a Content-Type is JSON (application/json,
+// application/...+json), whatever its case and parameters.
+func isJSONType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 // jsonParamsInto adds the members of a JSON object as strings: strings as
 // they are, numbers and booleans as written, null as "", arrays joined with
-// ",", objects as their JSON text. Anything but an object adds nothing.
-func jsonParamsInto(dst url.Values, b []byte) {
+// ",", objects as their JSON text. Anything but a JSON object is
+// errMalformedJSON.
+func jsonParamsInto(dst url.Values, b []byte) error {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return
+	if json.Unmarshal(b, &m) != nil || m == nil {
+		return errMalformedJSON
 	}
 	for k, raw := range m {
 		if k == "" {
@@ -353,6 +377,7 @@ func jsonParamsInto(dst url.Values, b []byte) {
 		}
 		dst[k] = append(dst[k], jsonText(raw))
 	}
+	return nil
 }
 
 func jsonText(raw json.RawMessage) string {
@@ -389,8 +414,8 @@ func first(params url.Values, key string) string {
 }
 
 // decodeEvent reads the event parameters; it accepts anything.
-func decodeEvent(params url.Values) Event {
-	ev := Event{
+func decodeEvent(params url.Values) *Event {
+	ev := &Event{
 		Event:               first(params, "event"),
 		CallID:              first(params, "call_id"),
 		SrcNum:              first(params, "src_num"),
@@ -515,9 +540,9 @@ func (e Event) Direction() pbx.Direction {
 	return pbx.DirectionUnknown
 }
 
-// callEvent maps an event to the neutral form; received is used when the
-// event has no usable timestamp.
-func (c *Client) callEvent(ev Event, received time.Time) pbx.CallEvent {
+// callEvent maps an event to the neutral form, with ev as its Raw; received
+// is used when the event has no usable timestamp.
+func (c *Client) callEvent(ev *Event, received time.Time) pbx.CallEvent {
 	dir := ev.Direction()
 	ce := pbx.CallEvent{
 		Provider:     Name,
@@ -525,10 +550,12 @@ func (c *Client) callEvent(ev Event, received time.Time) pbx.CallEvent {
 		CallID:       ev.CallID,
 		Direction:    dir,
 		RecordingURL: ev.CallRecordLink,
+		HasRecording: ev.CallRecordLink != "",
 		DedupeKey:    dedupeKey(ev),
 		Raw:          ev,
 	}
-	if t, ok := provider.ParseUnix(ev.Timestamp, c.loc); ok {
+	t, endOK := provider.ParseUnix(ev.Timestamp, c.loc)
+	if endOK {
 		ce.At = t
 	} else {
 		ce.At = received.In(c.loc)
@@ -563,20 +590,45 @@ func (c *Client) callEvent(ev Event, received time.Time) pbx.CallEvent {
 	case pbx.EventCallEnded, pbx.EventLegEnded:
 		ce.Outcome = StatusOutcome(ev.Status)
 		ce.EndedAt = ce.At
-		if t, ok := provider.ParseUnix(ev.CallStartTimestamp, c.loc); ok {
-			ce.StartedAt = t
-		}
-		// call_answer_timestamp is unreliable on call_external calls: it
-		// can be set on an unanswered call. Trust it only when the status
-		// says answered (or there is no status).
-		if t, ok := provider.ParseUnix(ev.CallAnswerTimestamp, c.loc); ok && (ev.Status == "" || ce.Outcome == pbx.OutcomeAnswered) {
-			ce.AnsweredAt = t
-			if d := ce.EndedAt.Sub(t); d > 0 {
-				ce.Duration = d
-			}
-		}
+		c.callTimes(&ce, ev, endOK)
 	}
 	return ce
+}
+
+// callTimes fills the start, the answer and the durations of a hangup event
+// (2, or 4 for one leg). Sipuni sends no duration field: both durations are
+// computed from its Unix times, and only from times it sent (endOK says
+// whether the event's own timestamp, its end, was one).
+//
+// CallDuration is timestamp − call_start_timestamp, on event 2 only (on
+// event 4 the call goes on). call_answer_timestamp is unreliable on
+// call_external calls: it can be set on an unanswered call, and a captured
+// live event carries one a second before call_start_timestamp (the real talk
+// was 7 s of a 19 s call; answer-to-end would have said 20 s). So it is
+// trusted only when the status says answered (or there is no status) and it
+// lies within [call_start_timestamp, timestamp]; otherwise the answer time is
+// unknown: AnsweredAt and TalkDuration stay zero (the event 3 of the same
+// call_id carries the answer time). TalkDuration is timestamp −
+// call_answer_timestamp; on event 4 it is the leg's.
+func (c *Client) callTimes(ce *pbx.CallEvent, ev *Event, endOK bool) {
+	start, startOK := provider.ParseUnix(ev.CallStartTimestamp, c.loc)
+	if startOK {
+		ce.StartedAt = start
+	}
+	if startOK && endOK && ce.Type == pbx.EventCallEnded && !ce.EndedAt.Before(start) {
+		ce.CallDuration = ce.EndedAt.Sub(start)
+	}
+	answer, ok := provider.ParseUnix(ev.CallAnswerTimestamp, c.loc)
+	if !ok || (ev.Status != "" && ce.Outcome != pbx.OutcomeAnswered) {
+		return
+	}
+	if (startOK && answer.Before(start)) || answer.After(ce.EndedAt) {
+		return // outside [start, end]: unknown, derive nothing
+	}
+	ce.AnsweredAt = answer
+	if endOK {
+		ce.TalkDuration = ce.EndedAt.Sub(answer)
+	}
 }
 
 func orElse(a, b string) string {
@@ -592,7 +644,7 @@ func orElse(a, b string) string {
 // one call then looks like a repeat). For the other events it covers every
 // parameter but the token, in sorted order, so parameter order does not
 // matter.
-func dedupeKey(ev Event) string {
+func dedupeKey(ev *Event) string {
 	if ev.Event == "1" {
 		return provider.DedupeKey([]byte("1"), []byte(ev.CallID), []byte(ev.SrcNum), []byte(ev.ShortSrcNum),
 			[]byte(ev.DstNum), []byte(ev.ShortDstNum))
@@ -622,8 +674,8 @@ func dedupeKey(ev Event) string {
 
 var routeTimeLayouts = [...]string{"2006-01-02 15:04:05", "02.01.2006 15:04:05", time.RFC3339}
 
-func (c *Client) decodeRoute(params url.Values) RouteQuestion {
-	rq := RouteQuestion{
+func (c *Client) decodeRoute(params url.Values) *RouteQuestion {
+	rq := &RouteQuestion{
 		FromNum: first(params, "fromnum"),
 		ToNum:   first(params, "tonum"),
 		DTMF:    first(params, "dtmf"),

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,7 +157,7 @@ func TestWebhookBadInput(t *testing.T) {
 			wantStatus: 200, wantBody: `{"success":true}`, wantEvents: 1,
 			check: func(t *testing.T, e pbx.CallEvent) {
 				assert.Equal(t, pbx.EventUnknown, e.Type)
-				assert.Equal(t, "11", e.Raw.(Event).Event)
+				assert.Equal(t, "11", e.Raw.(*Event).Event)
 			}},
 		{name: "non-numeric event code", req: req{target: "/hook?token=" + hookToken + "&event=ring", user: hookUser, pass: hookPass},
 			wantStatus: 200, wantBody: `{"success":true}`, wantEvents: 1,
@@ -168,7 +169,8 @@ func TestWebhookBadInput(t *testing.T) {
 				assert.Equal(t, e.At, e.EndedAt)
 				assert.Zero(t, e.StartedAt)
 				assert.Zero(t, e.AnsweredAt)
-				assert.Zero(t, e.Duration)
+				assert.Zero(t, e.TalkDuration)
+				assert.Zero(t, e.CallDuration)
 				assert.Equal(t, pbx.OutcomeAnswered, e.Outcome)
 			}},
 		{name: "out-of-range timestamps", req: req{target: "/hook?token=" + hookToken + "&event=3&timestamp=99999999999999999999&call_start_timestamp=-5", user: hookUser, pass: hookPass},
@@ -194,7 +196,7 @@ func TestWebhookBadInput(t *testing.T) {
 			wantStatus: 200, wantBody: `{"success":true}`, wantEvents: 1,
 			check: func(t *testing.T, e pbx.CallEvent) {
 				assert.Equal(t, "%zz", e.CallID)
-				assert.Equal(t, "Local/998946963233@vatsout-000022c5;1", e.Raw.(Event).Channel)
+				assert.Equal(t, "Local/998946963233@vatsout-000022c5;1", e.Raw.(*Event).Channel)
 			}},
 		{name: "ping without call fields", req: req{target: "/hook?token=" + hookToken, user: hookUser, pass: hookPass},
 			wantStatus: 200, wantBody: `{"success":true}`},
@@ -213,10 +215,26 @@ func TestWebhookBadInput(t *testing.T) {
 				assert.Equal(t, pbx.OutcomeBusy, e.Outcome)
 				assert.Equal(t, "79031234567", e.Phone)
 				assert.Equal(t, "202", e.Extension)
-				assert.Equal(t, []string{"102", "103"}, e.Raw.(Event).LastCalled)
-				assert.Equal(t, `{"a":1}`, e.Raw.(Event).Params.Get("x"))
+				assert.Equal(t, []string{"102", "103"}, e.Raw.(*Event).LastCalled)
+				assert.Equal(t, `{"a":1}`, e.Raw.(*Event).Params.Get("x"))
 			}},
+		// Malformed JSON used to be acknowledged as a settings ping and
+		// lost; it is refused so that the sender sees it.
 		{name: "POST malformed JSON", req: req{method: "POST", target: "/hook?token=" + hookToken, body: `{"event":`, ctype: "application/json", user: hookUser, pass: hookPass},
+			wantStatus: 400, wantBody: string(answerMalformed)},
+		{name: "POST malformed JSON without a JSON type", req: req{method: "POST", target: "/hook?token=" + hookToken, body: `{"event":2,"call_id":"1.5"`, ctype: "application/x-www-form-urlencoded", user: hookUser, pass: hookPass},
+			wantStatus: 400, wantBody: string(answerMalformed)},
+		{name: "POST JSON that is not an object", req: req{method: "POST", target: "/hook?token=" + hookToken, body: `["event",2]`, ctype: "application/json; charset=utf-8", user: hookUser, pass: hookPass},
+			wantStatus: 400, wantBody: string(answerMalformed)},
+		{name: "POST form under a JSON type", req: req{method: "POST", target: "/hook?token=" + hookToken, body: ring1, ctype: "application/json", user: hookUser, pass: hookPass},
+			wantStatus: 400, wantBody: string(answerMalformed)},
+		// The settings check stays acknowledged: no fields, an empty
+		// body, an empty JSON object.
+		{name: "POST ping with an empty body", req: req{method: "POST", target: "/hook?token=" + hookToken, ctype: "application/x-www-form-urlencoded", user: hookUser, pass: hookPass},
+			wantStatus: 200, wantBody: `{"success":true}`},
+		{name: "POST ping with an empty JSON body", req: req{method: "POST", target: "/hook?token=" + hookToken, body: " \n", ctype: "application/json", user: hookUser, pass: hookPass},
+			wantStatus: 200, wantBody: `{"success":true}`},
+		{name: "POST ping with an empty JSON object", req: req{method: "POST", target: "/hook?token=" + hookToken, body: `{}`, ctype: "application/json", user: hookUser, pass: hookPass},
 			wantStatus: 200, wantBody: `{"success":true}`},
 	}
 	for _, tt := range tests {
@@ -308,7 +326,7 @@ func TestWebhookNeverLeaksSecrets(t *testing.T) {
 	// The token never reaches user code either.
 	got := rec.got()
 	require.Len(t, got, 1)
-	assert.Empty(t, got[0].Raw.(Event).Params["token"])
+	assert.Empty(t, got[0].Raw.(*Event).Params["token"])
 	assert.NotContains(t, got[0].DedupeKey, hookToken)
 }
 
@@ -348,15 +366,15 @@ func TestEventMapping(t *testing.T) {
 				"&src_type=2&src_num=070196201&short_src_num=201&dst_type=1&dst_num=998948867473&channel=SIP%2F070196998783337125-000471d4",
 			want: pbx.CallEvent{Provider: "sipuni", Type: pbx.EventCallEnded, CallID: "1774372584.533596", Direction: pbx.Outbound,
 				Extension: "201", Phone: "998948867473", At: ts(1774372602), StartedAt: ts(1774372584), AnsweredAt: ts(1774372594),
-				EndedAt: ts(1774372602), Duration: 8 * time.Second, Outcome: pbx.OutcomeAnswered,
-				RecordingURL: "https://sipuni.com/api/crm/record?id=1774372584.533596&hash=93247a3b&user=070196"},
+				EndedAt: ts(1774372602), TalkDuration: 8 * time.Second, CallDuration: 18 * time.Second, Outcome: pbx.OutcomeAnswered,
+				RecordingURL: "https://sipuni.com/api/crm/record?id=1774372584.533596&hash=93247a3b&user=070196", HasRecording: true},
 		},
 		{
 			name: "record link sent doubly encoded",
 			query: "event=2&status=CANCEL&timestamp=1774372602&call_record_link=" +
 				url.QueryEscape(url.QueryEscape("https://sipuni.com/api/crm/record?id=1.2&hash=ab&user=070196")),
 			want: pbx.CallEvent{Provider: "sipuni", Type: pbx.EventCallEnded, At: ts(1774372602), EndedAt: ts(1774372602),
-				Outcome: pbx.OutcomeCancelled, RecordingURL: "https://sipuni.com/api/crm/record?id=1.2&hash=ab&user=070196"},
+				Outcome: pbx.OutcomeCancelled, RecordingURL: "https://sipuni.com/api/crm/record?id=1.2&hash=ab&user=070196", HasRecording: true},
 		},
 		{
 			name: "inbound missed, destination is the line with an _id suffix (1 to 1)",
@@ -366,7 +384,7 @@ func TestEventMapping(t *testing.T) {
 				"&last_called=102,103",
 			want: pbx.CallEvent{Provider: "sipuni", Type: pbx.EventCallEnded, CallID: "1774373436.533962", Direction: pbx.Inbound,
 				Phone: "951218115", Line: "998783337125", At: ts(1774373455), StartedAt: ts(1774373436), EndedAt: ts(1774373455),
-				Outcome: pbx.OutcomeMissed},
+				CallDuration: 19 * time.Second, Outcome: pbx.OutcomeMissed},
 		},
 		{
 			name: "call_external: answer time set on an unanswered call is ignored",
@@ -374,7 +392,7 @@ func TestEventMapping(t *testing.T) {
 				"&timestamp=1774376133&last_called=201&src_type=2&short_src_num=201&dst_type=1&dst_num=998948867473&pbxdstnum=998948867473",
 			want: pbx.CallEvent{Provider: "sipuni", Type: pbx.EventCallEnded, CallID: "1774376114.534794", Direction: pbx.Outbound,
 				Extension: "201", Phone: "998948867473", At: ts(1774376133), StartedAt: ts(1774376127), EndedAt: ts(1774376133),
-				Outcome: pbx.OutcomeMissed},
+				CallDuration: 6 * time.Second, Outcome: pbx.OutcomeMissed},
 		},
 		{
 			name: "inbound group ring leg (1 to 2)",
@@ -397,6 +415,14 @@ func TestEventMapping(t *testing.T) {
 			want: pbx.CallEvent{Provider: "sipuni", Type: pbx.EventLegEnded, CallID: "7.1", Direction: pbx.Inbound,
 				Extension: "102", Phone: "79031234567", At: ts(1774372592), StartedAt: ts(1774372584), EndedAt: ts(1774372592),
 				Outcome: pbx.OutcomeMissed},
+		},
+		{
+			name: "secondary hangup of an answered leg: its talk, no call length (the call goes on)",
+			query: "event=4&call_id=7.1&src_type=1&src_num=79031234567&dst_type=2&short_dst_num=101&timestamp=1774372614" +
+				"&status=ANSWER&call_start_timestamp=1774372584&call_answer_timestamp=1774372592",
+			want: pbx.CallEvent{Provider: "sipuni", Type: pbx.EventLegEnded, CallID: "7.1", Direction: pbx.Inbound,
+				Extension: "101", Phone: "79031234567", At: ts(1774372614), StartedAt: ts(1774372584), AnsweredAt: ts(1774372592),
+				EndedAt: ts(1774372614), TalkDuration: 22 * time.Second, Outcome: pbx.OutcomeAnswered},
 		},
 		{
 			name:  "internal call (2 to 2)",
@@ -425,7 +451,7 @@ func TestEventMapping(t *testing.T) {
 			got := rec.got()
 			require.Len(t, got, 1)
 			e := got[0]
-			raw, ok := e.Raw.(Event)
+			raw, ok := e.Raw.(*Event)
 			require.True(t, ok)
 			assert.NotEmpty(t, e.DedupeKey)
 			e.Raw, e.DedupeKey = nil, ""
@@ -434,6 +460,62 @@ func TestEventMapping(t *testing.T) {
 			q, _ := url.ParseQuery(tt.query)
 			assert.Equal(t, q.Get("event"), raw.Event)
 			assert.Equal(t, q.Get("call_id"), raw.CallID)
+		})
+	}
+}
+
+// TestAnswerTimeOutsideCallIsUnknown replays the captured live
+// callback/call_external event whose call_answer_timestamp is a second
+// before call_start_timestamp (start T, answer T-1, end T+19; the real talk
+// was 7 s). Answer-to-end gave 20 s of talk in a 19 s call; an answer time
+// outside [start, end] must instead be unknown.
+func TestAnswerTimeOutsideCallIsUnknown(t *testing.T) {
+	const T = 1774376127
+	ts := func(sec int64) time.Time { return time.Unix(sec, 0).In(provider.DefaultLocation()) }
+	event := func(start, answer, end string) string {
+		q := "event=2&call_id=1774376114.534794&status=ANSWER&last_called=201&src_type=2&short_src_num=201" +
+			"&dst_type=1&dst_num=998948867473&call_record_link=https%3A%2F%2Fsipuni.com%2Fapi%2Fcrm%2Frecord%3Fid%3D1"
+		for k, v := range map[string]string{"call_start_timestamp": start, "call_answer_timestamp": answer, "timestamp": end} {
+			if v != "" {
+				q += "&" + k + "=" + v
+			}
+		}
+		return q
+	}
+	n := func(sec int64) string { return strconv.FormatInt(sec, 10) }
+	tests := []struct {
+		name         string
+		query        string
+		wantAnswered time.Time
+		wantTalk     time.Duration
+		wantCall     time.Duration
+	}{
+		{"captured: answer a second before the start", event(n(T), n(T-1), n(T+19)), time.Time{}, 0, 19 * time.Second},
+		{"answer after the end", event(n(T), n(T+20), n(T+19)), time.Time{}, 0, 19 * time.Second},
+		{"answer at the start", event(n(T), n(T), n(T+19)), ts(T), 19 * time.Second, 19 * time.Second},
+		{"answer at the end", event(n(T), n(T+19), n(T+19)), ts(T + 19), 0, 19 * time.Second},
+		{"answer inside", event(n(T), n(T+12), n(T+19)), ts(T + 12), 7 * time.Second, 19 * time.Second},
+		{"no start: only the end bounds it", event("", n(T+12), n(T+19)), ts(T + 12), 7 * time.Second, 0},
+		{"end before start: nothing derived", event(n(T+19), n(T+12), n(T)), time.Time{}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := hookClient(t, Config{WebhookToken: hookToken})
+			rec := &eventRecorder{}
+			w := req{target: "/?token=" + hookToken + "&" + tt.query}.do(c.WebhookHandler(rec, nil))
+			require.Equal(t, 200, w.Code)
+			got := rec.got()
+			require.Len(t, got, 1)
+			e := got[0]
+			assert.NotEqual(t, 20*time.Second, e.TalkDuration, "the old answer-to-end reading")
+			assert.Equal(t, tt.wantAnswered, e.AnsweredAt)
+			assert.Equal(t, tt.wantTalk, e.TalkDuration)
+			assert.Equal(t, tt.wantCall, e.CallDuration)
+			assert.Equal(t, pbx.OutcomeAnswered, e.Outcome)
+			assert.True(t, e.HasRecording)
+			if e.CallDuration > 0 {
+				assert.LessOrEqual(t, e.TalkDuration, e.CallDuration)
+			}
 		})
 	}
 }
@@ -501,7 +583,7 @@ func TestWebhookRouting(t *testing.T) {
 			req:      req{target: "/1c/hs/sipuni/get?token=" + hookToken + "&fromnum=89031234567&tonum=74996477948&dtmf=2&label=main&time=1774372584"},
 			wantBody: `{"choice":1,"number":"101","name":"ООО \"Ромашка\" \u003cVIP\u003e"}`,
 			wantQuery: &pbx.RouteQuery{Provider: "sipuni", Phone: "79031234567", Line: "74996477948", Digits: "2",
-				Raw: RouteQuestion{FromNum: "89031234567", ToNum: "74996477948", DTMF: "2", Label: "main", Time: "1774372584",
+				Raw: &RouteQuestion{FromNum: "89031234567", ToNum: "74996477948", DTMF: "2", Label: "main", Time: "1774372584",
 					At: time.Unix(1774372584, 0).In(loc)}},
 		},
 		{
@@ -510,7 +592,7 @@ func TestWebhookRouting(t *testing.T) {
 			req:      req{method: "POST", target: "/?token=" + hookToken, body: "fromnum=79031234567&tonum=74996477948&time=2026-03-24+10%3A15%3A00", ctype: "application/x-www-form-urlencoded"},
 			wantBody: `{"choice":1,"number":"101","name":"ООО \"Ромашка\" \u003cVIP\u003e"}`,
 			wantQuery: &pbx.RouteQuery{Provider: "sipuni", Phone: "79031234567", Line: "74996477948",
-				Raw: RouteQuestion{FromNum: "79031234567", ToNum: "74996477948", Time: "2026-03-24 10:15:00",
+				Raw: &RouteQuestion{FromNum: "79031234567", ToNum: "74996477948", Time: "2026-03-24 10:15:00",
 					At: time.Date(2026, 3, 24, 10, 15, 0, 0, loc)}},
 		},
 		{
@@ -519,7 +601,7 @@ func TestWebhookRouting(t *testing.T) {
 			req:      req{target: "/?token=" + hookToken + "&fromnum=79161234567&tonum=74996477948&time=garbage"},
 			wantBody: `{"choice":0}`,
 			wantQuery: &pbx.RouteQuery{Provider: "sipuni", Phone: "79161234567", Line: "74996477948",
-				Raw: RouteQuestion{FromNum: "79161234567", ToNum: "74996477948", Time: "garbage"}},
+				Raw: &RouteQuestion{FromNum: "79161234567", ToNum: "74996477948", Time: "garbage"}},
 		},
 		{
 			name:     "a display name alone is no decision",
@@ -567,10 +649,10 @@ func TestWebhookRouting(t *testing.T) {
 			if tt.wantQuery != nil {
 				q := asked.Load()
 				require.NotNil(t, q)
-				raw := q.Raw.(RouteQuestion)
+				raw, ok := q.Raw.(*RouteQuestion)
+				require.True(t, ok, "Raw is %T", q.Raw)
 				assert.NotContains(t, raw.Params, "token")
 				raw.Params = nil
-				q.Raw = raw
 				assert.Equal(t, *tt.wantQuery, *q)
 			}
 		})

@@ -33,7 +33,9 @@ const (
 	// OutboundCallback: a click-to-call (callback/call_number): the
 	// employee Extensions[0] is rung first, then the external Caller, who
 	// answers: events 1 (repeated a second later, as captured from
-	// Sipuni), 3, 2 with ANSWER. No routing question.
+	// Sipuni), 3, 2 with ANSWER. As captured from Sipuni, the event 2
+	// carries no caller and callee (no src_* or dst_* fields): a receiver
+	// matches it to the call by call_id. No routing question.
 	OutboundCallback
 )
 
@@ -65,6 +67,11 @@ type Call struct {
 	// CallID is the call_id; generated ("1774372146.533584" style) when
 	// empty.
 	CallID string
+	// OrderID is the callback order id an OutboundCallback was placed
+	// with; it goes into the call's history row ("ID заказа звонка"), never
+	// into its events. The calls SetWebhook plays get the id the
+	// callback/call_number answer carried.
+	OrderID string
 	// DTMF and Label are sent with the routing question.
 	DTMF, Label string
 	// SkipRouting plays an incoming call without the routing question, as
@@ -338,6 +345,9 @@ func (p *player) callback() error {
 		return err
 	}
 	final := leg("2", tEnd, 1)
+	for _, k := range []string{"src_num", "src_type", "short_src_num", "dst_num", "dst_type", "short_dst_num", "pbxdstnum"} {
+		final.Del(k) // no caller and callee, as captured
+	}
 	final.Set("status", "ANSWER")
 	final.Set("call_start_timestamp", unix(t0))
 	final.Set("call_answer_timestamp", unix(tAns))
@@ -345,7 +355,7 @@ func (p *player) callback() error {
 	final.Set("call_record_link", p.s.RecordLink(c.CallID))
 	p.s.finish(HistoryEntry{RecordID: c.CallID, Type: "Исходящий", Status: "отвечен", Time: t0, Tree: "Исходящая", TreeID: "000-123457",
 		OutgoingLine: c.Line, From: ext, To: c.Caller, AnsweredBy: c.Caller, CallDuration: tEnd.Sub(t0),
-		TalkDuration: tEnd.Sub(tAns), AnswerDelay: tAns.Sub(t0), HasRecord: true})
+		TalkDuration: tEnd.Sub(tAns), AnswerDelay: tAns.Sub(t0), OrderID: c.OrderID, HasRecord: true})
 	return p.send(final)
 }
 

@@ -405,18 +405,19 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// requireJSON answers a call-control method: success when the required
-// parameters are there. The error text is this fake's (no source shows
-// Sipuni's).
-func (s *Server) requireJSON(w http.ResponseWriter, params url.Values, required ...string) bool {
+// requireJSON answers a call-control method: success, with a new order id,
+// when the required parameters are there. The error text is this fake's (no
+// source shows Sipuni's). It returns the order id, or "" after a failure.
+func (s *Server) requireJSON(w http.ResponseWriter, params url.Values, required ...string) string {
 	for _, k := range required {
 		if params.Get(k) == "" {
 			failure(w, "Не указан параметр "+k)
-			return false
+			return ""
 		}
 	}
-	writeJSON(w, `{"success":true,"id":"`+randomID()+`"}`)
-	return true
+	id := randomID()
+	writeJSON(w, `{"success":true,"id":"`+id+`"}`)
+	return id
 }
 
 func (s *Server) callNumber(w http.ResponseWriter, params url.Values) {
@@ -430,7 +431,8 @@ func (s *Server) callNumber(w http.ResponseWriter, params url.Values) {
 		failure(w, "Неверный формат номера")
 		return
 	}
-	if !s.requireJSON(w, params, "phone", "sipnumber") {
+	order := s.requireJSON(w, params, "phone", "sipnumber")
+	if order == "" {
 		return
 	}
 	s.mu.Lock()
@@ -442,7 +444,7 @@ func (s *Server) callNumber(w http.ResponseWriter, params url.Values) {
 	if hook == "" || !known {
 		return
 	}
-	call := Call{Scenario: OutboundCallback, Caller: params.Get("phone"), Extensions: []string{params.Get("sipnumber")}}
+	call := Call{Scenario: OutboundCallback, Caller: params.Get("phone"), Extensions: []string{params.Get("sipnumber")}, OrderID: order}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

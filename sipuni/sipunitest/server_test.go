@@ -330,6 +330,12 @@ func TestPlayScenarios(t *testing.T) {
 				assert.Equal(t, DefaultAccount+"201", sent[0].Get("src_num"))
 				assert.Equal(t, "+998948867473", sent[0].Get("pbxdstnum"))
 				assert.Equal(t, "Исходящая", sent[0].Get("treeName"))
+				// The final event names no party, as captured.
+				for _, k := range []string{"src_num", "src_type", "short_src_num", "dst_num", "dst_type", "short_dst_num", "pbxdstnum"} {
+					assert.Empty(t, sent[3][k], k)
+				}
+				assert.Equal(t, "201", sent[3].Get("last_called"))
+				assert.Equal(t, "ANSWER", sent[3].Get("status"))
 			},
 		},
 	}
@@ -444,6 +450,16 @@ func TestSetWebhookPlaysCallbacks(t *testing.T) {
 	assert.Len(t, h.got, 4)
 	assert.Equal(t, "101", h.params[0].Get("short_src_num"))
 	assert.Equal(t, "79031234567", h.params[0].Get("dst_num"))
+	// The order id is in the call's history row, never in its events.
+	hist := s.History()
+	last := hist[len(hist)-1]
+	assert.Equal(t, a.ID, last.OrderID)
+	assert.Equal(t, plays[0].CallID, last.RecordID)
+	for _, p := range h.params {
+		for _, vs := range p {
+			assert.NotContains(t, vs, a.ID)
+		}
+	}
 }
 
 func TestScenarioString(t *testing.T) {
