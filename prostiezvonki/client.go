@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,9 +31,6 @@ const DefaultBaseURL = "https://interaction.prostiezvonki.ru/httpapiinteg"
 // timeout of its own; the caller hears ringing meanwhile.
 const DefaultRouteTimeout = 2 * time.Second
 
-// MakeCallTimeout bounds one MakeCall when ctx has no earlier deadline.
-const MakeCallTimeout = 10 * time.Second
-
 // maxAnswer caps an API answer read into memory.
 const maxAnswer = 64 << 10
 
@@ -51,25 +50,71 @@ type Config struct {
 	// provider.DefaultLocation() (Europe/Moscow).
 	Location *time.Location
 	// HTTPClient sends the API requests; default provider.DefaultHTTPClient().
+	// It is used as given, except that redirects are never followed.
 	HTTPClient *http.Client
-	// Logger receives the debug journal of API and webhook requests and the
-	// errors of event handlers; default silent.
+	// Logger receives the debug journal of API and webhook requests, the
+	// errors of event handlers, and the warnings an operator must see:
+	// rejected notifications (rate-limited) and a missing CRMToken. Default:
+	// the journal is silent and those warnings go to slog.Default().
 	Logger *slog.Logger
 	// RouteTimeout bounds a smart-transfer routing question; default
 	// DefaultRouteTimeout.
 	RouteTimeout time.Duration
+	// Timeout bounds one API operation (MakeCall: connecting, sending and
+	// reading the whole answer) when its context has no earlier deadline;
+	// zero means provider.DefaultTimeout (30 s), a negative value no limit
+	// but the context's.
+	Timeout time.Duration
 }
 
-// String describes c with its secrets redacted, so printing a Config never
-// shows them.
+// String describes c with its secrets redacted, so printing a Config (with
+// %v, %+v or %s) never shows them.
 func (c Config) String() string {
-	return fmt.Sprintf("prostiezvonki.Config{APIKey:%s CRMToken:%s BaseURL:%q RouteTimeout:%v}",
-		redacted(c.APIKey), redacted(c.CRMToken), c.BaseURL, c.RouteTimeout)
+	return fmt.Sprintf("prostiezvonki.Config{APIKey:%s CRMToken:%s BaseURL:%q RouteTimeout:%v Timeout:%v}",
+		redacted(c.APIKey), redacted(c.CRMToken), provider.RedactURL(c.BaseURL), c.RouteTimeout, c.Timeout)
 }
 
 // GoString is String, for %#v.
 func (c Config) GoString() string { return c.String() }
 
+// Format prints c as String does (GoString for %#v) under every verb, so
+// that not even %d or %x shows a secret field.
+func (c Config) Format(f fmt.State, verb rune) { format(f, verb, c.String()) }
+
+// MarshalJSON writes c with its secrets redacted, so a Config inside a value
+// that is logged as JSON does not show them either. (Config is not meant to
+// be stored as JSON; unmarshalling is not affected.)
+func (c Config) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		APIKey       string `json:"api_key"`
+		CRMToken     string `json:"crm_token"`
+		BaseURL      string `json:"base_url"`
+		RouteTimeout string `json:"route_timeout"`
+		Timeout      string `json:"timeout"`
+	}{redacted(c.APIKey), redacted(c.CRMToken), provider.RedactURL(c.BaseURL), c.RouteTimeout.String(), c.Timeout.String()})
+}
+
+// format writes s for any verb; %q quotes it.
+func format(f fmt.State, verb rune, s string) {
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}
+
+// LogValue makes a Config logged through slog show its settings with the
+// secrets redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("api_key", redacted(c.APIKey)),
+		slog.String("crm_token", redacted(c.CRMToken)),
+		slog.String("base_url", provider.RedactURL(c.BaseURL)),
+		slog.Duration("route_timeout", c.RouteTimeout),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+// redacted stands in for a secret: "xxxxx" when it is set, `""` when not.
 func redacted(s string) string {
 	if s == "" {
 		return `""`
@@ -88,6 +133,7 @@ type Client struct {
 	cfg         Config
 	api         *provider.Client
 	logger      *slog.Logger
+	hooks       *provider.WebhookLog // one per Client: its rate limit is per provider instance
 	makecallURL string
 }
 
@@ -98,6 +144,10 @@ var (
 )
 
 // New returns a Client for cfg. It fails only for an unusable BaseURL.
+//
+// A Config without CRMToken is valid (a program that only places calls), but
+// its WebhookHandler rejects every notification: New then logs one warning
+// saying so to cfg.Logger, or to slog.Default() when cfg.Logger is nil.
 func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
@@ -115,23 +165,58 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RouteTimeout <= 0 {
 		cfg.RouteTimeout = DefaultRouteTimeout
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = provider.DefaultTimeout
+	}
 	c := &Client{
 		cfg:         cfg,
 		makecallURL: cfg.BaseURL + "/crmapi/v1/makecall",
-		api:         provider.NewClient(provider.Options{Provider: Name, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger}),
+		api: provider.NewClient(provider.Options{
+			Provider: Name, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger, Timeout: cfg.Timeout,
+		}),
 	}
 	c.logger = c.api.Logger()
+	// cfg.Logger, not c.logger: with no logger the rejections still reach
+	// slog.Default().
+	c.hooks = provider.NewWebhookLog(cfg.Logger, Name)
+	if cfg.CRMToken == "" {
+		warn := cfg.Logger
+		if warn == nil {
+			warn = slog.Default()
+		}
+		warn.LogAttrs(context.Background(), slog.LevelWarn,
+			"prostiezvonki: Config.CRMToken is empty: every notification Prostie Zvonki sends will be rejected (401); "+
+				"set it to the \"Токен 1С\" of the cabinet unless this client only places calls",
+			slog.String("provider", Name))
+	}
 	return c, nil
 }
 
 // Name returns "prostiezvonki".
 func (c *Client) Name() string { return Name }
 
-// String describes the client without its secrets.
-func (c *Client) String() string { return "prostiezvonki.Client{BaseURL:" + c.cfg.BaseURL + "}" }
+// String describes the client without its secrets (for %v, %+v and %s).
+func (c *Client) String() string {
+	if c == nil {
+		return "prostiezvonki.Client(nil)"
+	}
+	return "prostiezvonki.Client{BaseURL:" + c.cfg.BaseURL + "}"
+}
 
 // GoString is String, for %#v.
 func (c *Client) GoString() string { return c.String() }
+
+// Format prints c as String does under every verb.
+func (c *Client) Format(f fmt.State, verb rune) { format(f, verb, c.String()) }
+
+// LogValue makes a Client logged through slog show its provider and API
+// root, never its secrets.
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("prostiezvonki.Client(nil)")
+	}
+	return slog.GroupValue(slog.String("provider", Name), slog.String("base_url", c.cfg.BaseURL))
+}
 
 // BaseURL returns the API root the client calls.
 func (c *Client) BaseURL() string { return c.cfg.BaseURL }
@@ -152,13 +237,18 @@ type makeCallRequest struct {
 // Prostie Zvonki prefers is not documented; both are Russian dialling forms.
 //
 // MakeCall rings a phone, so it is never retried once the request may have
-// reached the service. It gives up after MakeCallTimeout unless ctx ends
-// earlier. A 4xx/5xx answer, or a 2xx whose JSON reports an error, gives a
+// reached the service, and a redirect is never followed: it is a
+// *provider.RedirectError naming where it pointed (configure that URL as
+// BaseURL instead). It gives up after Config.Timeout (default 30 s) unless
+// ctx ends earlier, also when the service stalls in the middle of its
+// answer. A 4xx/5xx answer, or a 2xx whose JSON reports an error, gives a
 // *provider.APIError with the service's text in Message; [UserMessage]
 // turns any error into the text the spec wants shown to the user. The
 // CallResult carries the call id when the answer has one (callid, call_id
-// or uuid, as the ITooLabs family answers); Prostie Zvonki's success body
-// is not documented, and any 2xx without an error counts as success.
+// or uuid, as the ITooLabs family answers): in the family it is the callid
+// the call's notifications carry, so events match it directly (OrderID
+// stays empty). Prostie Zvonki's success body is not documented, and any
+// 2xx without an error counts as success.
 func (c *Client) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallResult, error) {
 	const op = "makecall"
 	if c.cfg.APIKey == "" {
@@ -175,11 +265,6 @@ func (c *Client) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallRes
 	body, err := json.Marshal(makeCallRequest{User: ext, Phone: num})
 	if err != nil {
 		return pbx.CallResult{}, fmt.Errorf("prostiezvonki: makecall: %w", err)
-	}
-	if _, has := ctx.Deadline(); !has {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, MakeCallTimeout)
-		defer cancel()
 	}
 	h := http.Header{}
 	h.Set("X-API-KEY", c.cfg.APIKey)

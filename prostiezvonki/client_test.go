@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -175,6 +176,7 @@ func TestMakeCallRejectsBadRequests(t *testing.T) {
 		{"phone is a login", Config{APIKey: testKey}, pbx.CallRequest{Extension: "100", Phone: "ivan.petrov"}},
 		{"phone has no digits", Config{APIKey: testKey}, pbx.CallRequest{Extension: "100", Phone: "+()-"}},
 		{"no API key", Config{}, pbx.CallRequest{Extension: "100", Phone: "89991234567"}},
+		{"900-digit number", Config{APIKey: testKey}, pbx.CallRequest{Extension: "100", Phone: strings.Repeat("7", 900)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,16 +203,126 @@ func TestMakeCallJournal(t *testing.T) {
 	assert.NotContains(t, logs.String(), testKey)
 }
 
-func TestMakeCallDefaultDeadline(t *testing.T) {
-	c, mt := mockClient(t, Config{})
-	var deadline time.Time
-	mt.RegisterResponder(http.MethodPost, mockCallURL, func(r *http.Request) (*http.Response, error) {
-		deadline, _ = r.Context().Deadline()
-		return httpmock.NewStringResponse(200, ``), nil
-	})
-	_, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "100", Phone: "89991234567"})
-	require.NoError(t, err)
-	assert.WithinDuration(t, time.Now().Add(MakeCallTimeout), deadline, time.Second)
+// TestMakeCallStalledAnswer: a service that accepts the request and then
+// stalls (before its headers, or in the middle of its body) makes MakeCall
+// fail after Config.Timeout even with a context without deadline, and the
+// call is sent once.
+func TestMakeCallStalledAnswer(t *testing.T) {
+	for _, stall := range []string{"before headers", "half-sent body"} {
+		t.Run(stall, func(t *testing.T) {
+			release := make(chan struct{})
+			var hits atomic.Int32
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				_, _ = io.Copy(io.Discard, r.Body)
+				if stall == "half-sent body" {
+					w.Header().Set("Content-Type", "application/json")
+					w.Header().Set("Content-Length", "100")
+					w.WriteHeader(http.StatusOK)
+					_, _ = io.WriteString(w, `{"result":`)
+					w.(http.Flusher).Flush()
+				}
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}))
+			defer ts.Close()
+			defer close(release) // runs first: the handler returns, then the server closes
+
+			c := newClient(t, Config{APIKey: testKey, BaseURL: ts.URL, Timeout: 200 * time.Millisecond})
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "100", Phone: "89991234567"})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				require.Error(t, err)
+				assert.NotContains(t, err.Error(), testKey)
+			case <-time.After(5 * time.Second):
+				t.Fatal("MakeCall did not give up on a stalled answer")
+			}
+			assert.EqualValues(t, 1, hits.Load(), "never resent")
+		})
+	}
+}
+
+// TestMakeCallNeverFollowsRedirects: a redirect from the API is an error
+// naming where it pointed; the X-API-KEY and the makecall body never reach
+// the other host, also with the user's own *http.Client.
+func TestMakeCallNeverFollowsRedirects(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprintf("own HTTPClient %v", own), func(t *testing.T) {
+			var elsewhere atomic.Int32
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				elsewhere.Add(1)
+			}))
+			defer other.Close()
+			var hits atomic.Int32
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				http.Redirect(w, r, other.URL+"/makecall?sig=q-s3cr3t", http.StatusTemporaryRedirect)
+			}))
+			defer api.Close()
+			cfg := Config{APIKey: testKey, BaseURL: api.URL}
+			if own {
+				cfg.HTTPClient = &http.Client{}
+			}
+			_, err := newClient(t, cfg).MakeCall(context.Background(), pbx.CallRequest{Extension: "100", Phone: "89991234567"})
+			require.Error(t, err)
+			var re *provider.RedirectError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, http.StatusTemporaryRedirect, re.StatusCode)
+			assert.Contains(t, err.Error(), strings.TrimPrefix(other.URL, "http://"), "names the host it pointed to")
+			assert.NotContains(t, err.Error(), "s3cr3t")
+			assert.NotContains(t, err.Error(), testKey)
+			assert.EqualValues(t, 1, hits.Load(), "sent once")
+			assert.Zero(t, elsewhere.Load(), "nothing reached the other host")
+			if own {
+				assert.Nil(t, cfg.HTTPClient.CheckRedirect, "the user's client is not modified")
+			}
+		})
+	}
+}
+
+// TestMakeCallDeadline: without a context deadline a MakeCall is bounded
+// by Config.Timeout (default 30 s); an earlier context deadline wins.
+func TestMakeCallDeadline(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		ctx     time.Duration // 0: context.Background()
+		want    time.Duration
+	}{
+		{"default", 0, 0, 30 * time.Second},
+		{"configured", 3 * time.Second, 0, 3 * time.Second},
+		{"earlier context deadline wins", 3 * time.Second, time.Second, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := mockClient(t, Config{Timeout: tt.timeout})
+			if tt.timeout == 0 {
+				assert.Equal(t, provider.DefaultTimeout, c.cfg.Timeout)
+			}
+			var deadline time.Time
+			var has bool
+			mt.RegisterResponder(http.MethodPost, mockCallURL, func(r *http.Request) (*http.Response, error) {
+				deadline, has = r.Context().Deadline()
+				return httpmock.NewStringResponse(200, ``), nil
+			})
+			ctx := context.Background()
+			if tt.ctx > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.ctx)
+				defer cancel()
+			}
+			_, err := c.MakeCall(ctx, pbx.CallRequest{Extension: "100", Phone: "89991234567"})
+			require.NoError(t, err)
+			require.True(t, has, "the request has a deadline")
+			assert.WithinDuration(t, time.Now().Add(tt.want), deadline, time.Second)
+		})
+	}
 }
 
 func TestUserMessage(t *testing.T) {
@@ -259,18 +371,88 @@ func TestNew(t *testing.T) {
 	}
 }
 
-// TestSecretsNeverPrinted: printing a Config or a Client shows no secret.
+// TestSecretsNeverPrinted: printing a Config (also a pointer to one, or
+// one inside a struct) or a Client, with any verb or through slog's JSON
+// and text handlers, shows no secret, not even one in a BaseURL's user
+// info or query.
 func TestSecretsNeverPrinted(t *testing.T) {
-	cfg := Config{APIKey: "k3y-s3cr3t", CRMToken: "t0ken-s3cr3t", BaseURL: "https://h/"}
+	cfg := Config{APIKey: "k3y-s3cr3t", CRMToken: "t0ken-s3cr3t", BaseURL: "https://h/", Timeout: 7 * time.Second}
 	c, err := New(cfg)
 	require.NoError(t, err)
-	for _, s := range []string{
-		fmt.Sprint(cfg), fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg),
-		fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c),
-	} {
-		assert.NotContains(t, s, "s3cr3t")
+	withURLSecrets := cfg
+	withURLSecrets.BaseURL = "https://user:pa55-s3cr3t@h/api?key=q-s3cr3t" // New refuses it; printing must not show it
+	type holder struct{ Cfg Config }
+	values := map[string]any{
+		"Config": cfg, "*Config": &cfg, "Config with URL secrets": withURLSecrets, "*Config with URL secrets": &withURLSecrets,
+		"struct holding a Config": holder{cfg}, "*Client": c,
 	}
-	assert.Contains(t, fmt.Sprint(cfg), "xxxxx")
+	for name, v := range values {
+		t.Run(name, func(t *testing.T) {
+			var out []string
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%20v", "%T"} {
+				out = append(out, fmt.Sprintf(verb, v))
+			}
+			out = append(out, fmt.Sprint(v), fmt.Sprintln(v))
+			var js, txt bytes.Buffer
+			slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "v", v)
+			slog.New(slog.NewTextHandler(&txt, nil)).Info("config", slog.Any("v", v))
+			out = append(out, js.String(), txt.String())
+			for _, s := range out {
+				assert.NotContains(t, s, "s3cr3t")
+			}
+			if name != "*Client" {
+				assert.Contains(t, fmt.Sprint(v), "xxxxx", "a set secret is shown as set")
+				assert.Contains(t, js.String(), "xxxxx")
+			}
+		})
+	}
+	assert.Contains(t, fmt.Sprintf("%v", cfg), "Timeout:7s")
+	assert.Contains(t, fmt.Sprint(Config{}), `APIKey:""`, "an empty secret is shown as empty")
+}
+
+// TestNewWarnsWithoutCRMToken: a Client without CRMToken (outbound only)
+// rejects every notification, and says so once, at Warn, when it is made.
+func TestNewWarnsWithoutCRMToken(t *testing.T) {
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	c, err := New(Config{APIKey: "k3y-s3cr3t", Logger: logger})
+	require.NoError(t, err)
+	lines := warnLines(t, logs.String())
+	require.Len(t, lines, 1, logs.String())
+	assert.Contains(t, lines[0], "CRMToken")
+	assert.Contains(t, lines[0], "rejected")
+	assert.Contains(t, lines[0], `"provider":"prostiezvonki"`)
+	assert.NotContains(t, lines[0], "s3cr3t")
+
+	// Only New warns; requests are then rejected as usual.
+	w := post(c.WebhookHandler(nil, nil), incoming)
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+
+	logs = lockedBuffer{}
+	logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	_, err = New(Config{CRMToken: testToken, Logger: logger})
+	require.NoError(t, err)
+	assert.Empty(t, logs.String(), "no warning when the token is set")
+}
+
+// TestNewWarnsToDefaultLogger: without Config.Logger the warning goes to
+// slog.Default(). It swaps the process-wide default logger, so it must not
+// run in parallel with other tests.
+func TestNewWarnsToDefaultLogger(t *testing.T) {
+	var logs lockedBuffer
+	prev, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
+	t.Cleanup(func() {
+		slog.SetDefault(prev) // a default handler leaves package log alone, so restore it too
+		log.SetOutput(prevOut)
+		log.SetFlags(prevFlags)
+	})
+	_, err := New(Config{APIKey: testKey})
+	require.NoError(t, err)
+	lines := warnLines(t, logs.String())
+	require.Len(t, lines, 1, logs.String())
+	assert.Contains(t, lines[0], "CRMToken")
+	assert.NotContains(t, lines[0], testKey)
 }
 
 // TestCapabilities: a Client is a Provider and a Caller, and has none of the

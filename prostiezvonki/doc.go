@@ -28,14 +28,54 @@
 //
 // cmd=event becomes a [pbx.CallEvent] (INCOMING/OUTGOING ringing, ACCEPTED
 // answered, COMPLETED/CANCELLED leg ended, TRANSFERRED), cmd=history a
-// [pbx.EventCallEnded] with the outcome, times, duration and recording link,
+// [pbx.EventCallEnded] with the outcome, times, durations and recording link,
 // and cmd=contact a [pbx.RouteQuery] whose answer is
 // {"responsible":"<extension>"}. See [Client.WebhookHandler] for the details
 // and the error answers.
 //
+// A Client made without [Config.CRMToken] (a program that only places calls)
+// rejects every notification; [New] then logs one warning saying so, to
+// [Config.Logger] or, when none is set, to [slog.Default].
+//
 // Prostie Zvonki has no recording, employee or call-history API: a Client
 // implements [pbx.Provider] and [pbx.Caller] only. Recording links arrive in
 // cmd=history and can be downloaded with a plain GET.
+//
+// # Durations
+//
+// cmd=history carries duration, the call's whole length with the ringing
+// included (in the spec's example it is end - start), so it fills
+// [pbx.CallEvent.CallDuration]; without duration, CallDuration is end -
+// start when both times are known. [pbx.CallEvent.TalkDuration] is filled
+// only for an answered call whose history carries the ITooLabs family's
+// "wait" (the seconds before the answer): duration - wait, and AnsweredAt
+// is start + wait. Prostie Zvonki's own examples carry no wait, so for them
+// TalkDuration stays zero: the talk time is not known, and it is never
+// guessed from duration. cmd=event carries no times and no durations.
+//
+// [pbx.CallEvent.HasRecording] is true when the notification carries a
+// non-empty link (which is then RecordingURL).
+//
+// # Raw values
+//
+// Raw is always a pointer to the decoded vendor payload:
+//
+//	| value          | Raw holds     |
+//	|----------------|---------------|
+//	| pbx.CallEvent  | *Notification |
+//	| pbx.RouteQuery | *Notification |
+//
+// Prostie Zvonki has no call-history or employee API, so this package makes
+// no pbx.CallRecord or pbx.Subscriber. A Notification never holds the
+// crm_token.
+//
+// # Timeouts
+//
+// Every API operation ([Client.MakeCall]) is bounded by [Config.Timeout]
+// (default 30 s) when its context has no earlier deadline: a service that
+// accepts the connection and then stalls, even in the middle of its answer,
+// gives an error after that time, never a call that hangs. A smart-transfer
+// question waits for the router at most [Config.RouteTimeout].
 //
 // # Opening by DSN
 //
@@ -55,7 +95,8 @@
 //   - base_url, optional, replaces the whole API root, for example a fake's
 //     http://127.0.0.1:PORT/httpapiinteg;
 //   - route_timeout, optional, is [Config.RouteTimeout] as a Go duration
-//     ("1500ms").
+//     ("1500ms");
+//   - timeout, optional, is [Config.Timeout] as a Go duration ("10s").
 //
 // Either the API key or crm_token may be left out by a program that only
 // receives notifications or only places calls; unknown parameters are an
@@ -76,10 +117,9 @@
 //     be read is left zero, its text kept in [Notification]. (The spec's
 //     example pairs 01:56:40 with a Unix time of 13:56:40 UTC, which hints at
 //     UTC on a 12-hour clock; check live traffic before relying on the hour);
-//   - duration is the call's whole length (in the spec's example end - start,
-//     ringing included): CallEvent.Duration is duration - wait when the
-//     family's "wait" field comes, else the whole duration, and zero for a
-//     call nobody answered;
+//   - duration is read as the call's whole length, ringing included, as the
+//     spec's example (end - start) shows; see Durations above;
+//   - the recording link may be one-time or expire: download it soon;
 //   - status is compared case-insensitively;
 //   - the makecall success body is not documented: any 2xx without an error
 //     in its JSON is success;

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,6 +68,12 @@ func TestFakeFlows(t *testing.T) {
 		{"answered incoming as in the spec", pbx.Route{Extension: "101"},
 			pztest.Call{Scenario: pztest.AnsweredIncoming, NoSmartTransfer: true},
 			[]string{"ringing/100", "answered/100", "call_ended/100"}, false, "", pbx.OutcomeAnswered, pbx.Inbound},
+		{"answered incoming with the family's wait", pbx.Route{},
+			pztest.Call{Scenario: pztest.AnsweredIncoming, NoSmartTransfer: true, SendWait: true, Ring: 7 * time.Second, Talk: 61 * time.Second},
+			[]string{"ringing/100", "answered/100", "call_ended/100"}, false, "", pbx.OutcomeAnswered, pbx.Inbound},
+		{"missed outgoing with the family's wait", pbx.Route{},
+			pztest.Call{Scenario: pztest.MissedOutgoing, SendWait: true},
+			[]string{"ringing/100", "call_ended/100"}, false, "", pbx.OutcomeMissed, pbx.Outbound},
 		{"missed incoming", pbx.Route{},
 			pztest.Call{Scenario: pztest.MissedIncoming},
 			[]string{"ringing/100", "call_ended/100"}, true, "", pbx.OutcomeMissed, pbx.Inbound},
@@ -111,7 +118,17 @@ func TestFakeFlows(t *testing.T) {
 			assert.False(t, end.StartedAt.IsZero())
 			assert.True(t, end.StartedAt.Equal(res.Call.Start), "start %v, want %v", end.StartedAt, res.Call.Start)
 			if tt.wantOutcome == pbx.OutcomeAnswered {
-				assert.Equal(t, res.Call.Ring+res.Call.Talk, end.Duration)
+				// duration is the whole call; the talk time is known only
+				// from the family's wait, which the spec's history lacks.
+				assert.Equal(t, res.Call.Ring+res.Call.Talk, end.CallDuration)
+				if tt.call.SendWait {
+					assert.Equal(t, res.Call.Talk, end.TalkDuration)
+					assert.True(t, end.AnsweredAt.Equal(res.Call.Start.Add(res.Call.Ring)), "answered %v", end.AnsweredAt)
+				} else {
+					assert.Zero(t, end.TalkDuration)
+					assert.True(t, end.AnsweredAt.IsZero())
+				}
+				assert.True(t, end.HasRecording)
 				require.NotEmpty(t, end.RecordingURL)
 				// The link is downloadable with a plain GET.
 				resp, err := http.Get(end.RecordingURL)
@@ -123,7 +140,9 @@ func TestFakeFlows(t *testing.T) {
 				assert.Equal(t, want, body)
 				assert.Equal(t, "audio/mpeg", resp.Header.Get("Content-Type"))
 			} else {
-				assert.Zero(t, end.Duration)
+				assert.Equal(t, res.Call.Ring, end.CallDuration, "a missed call's length is its ringing")
+				assert.Zero(t, end.TalkDuration, "nobody talked")
+				assert.False(t, end.HasRecording)
 				assert.Empty(t, end.RecordingURL)
 			}
 		})

@@ -58,6 +58,15 @@ func FuzzDecodeNotification(f *testing.F) {
 		if _, ok := e.Raw.(*Notification); !ok {
 			panic("Raw is not a *Notification")
 		}
+		if e.TalkDuration < 0 || e.CallDuration < 0 || e.TalkDuration > e.CallDuration {
+			panic("durations out of order")
+		}
+		if e.TalkDuration > 0 && e.Outcome != pbx.OutcomeAnswered {
+			panic("talk time on an unanswered call")
+		}
+		if e.HasRecording != (e.RecordingURL != "") {
+			panic("HasRecording disagrees with RecordingURL")
+		}
 		return nil
 	})
 	h := c.WebhookHandler(events, router)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,6 +36,11 @@ func newClient(t testing.TB, cfg Config) *Client {
 	}
 	if cfg.Location == nil {
 		cfg.Location = msk
+	}
+	if cfg.Logger == nil {
+		// Rejected requests are logged at Warn, to slog.Default() when no
+		// logger is set; tests that look at logs set their own.
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c, err := New(cfg)
 	require.NoError(t, err)
@@ -144,4 +150,22 @@ func (w *discardWriter) reset() {
 	clear(w.h)
 	w.status = 0
 	w.body.Reset()
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers, for loggers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

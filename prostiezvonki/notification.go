@@ -407,6 +407,11 @@ func toEvent(n *Notification, now time.Time, loc *time.Location) (pbx.CallEvent,
 		At:        now,
 		Raw:       n,
 	}
+	// The link comes with cmd=history; wherever it comes, it says the call
+	// is recorded.
+	if link := strings.TrimSpace(n.Link); link != "" {
+		e.RecordingURL, e.HasRecording = link, true
+	}
 	switch strings.ToLower(n.Cmd) {
 	case cmdEvent:
 		e.Type = eventType(n.Type)
@@ -427,7 +432,6 @@ func toEvent(n *Notification, now time.Time, loc *time.Location) (pbx.CallEvent,
 			e.Direction = direction(n.Direction)
 		}
 		e.Outcome = outcome(n.Status)
-		e.RecordingURL = strings.TrimSpace(n.Link)
 		dur, err := parseSeconds("duration", n.Duration)
 		if err != nil {
 			return pbx.CallEvent{}, err
@@ -446,18 +450,25 @@ func toEvent(n *Notification, now time.Time, loc *time.Location) (pbx.CallEvent,
 		if !e.EndedAt.IsZero() {
 			e.At = e.EndedAt
 		}
-		if e.Outcome == pbx.OutcomeAnswered {
-			// duration is the call's whole length: in the spec's example it is
-			// end - start, ringing included. Talk time is duration - wait when
-			// the family's "wait" is sent, else duration (an upper bound).
-			talk := dur
-			if n.Wait != "" && wait <= dur {
-				talk = dur - wait
+		// duration is the call's whole length, ringing included (in the
+		// spec's example it is end - start): CallDuration. Without it, both
+		// times give it.
+		switch {
+		case n.Duration != "":
+			e.CallDuration = time.Duration(dur) * time.Second
+		case !e.StartedAt.IsZero() && !e.EndedAt.IsZero() && !e.EndedAt.Before(e.StartedAt):
+			e.CallDuration = e.EndedAt.Sub(e.StartedAt)
+		}
+		// Talk time is known only from the family's "wait" (the seconds
+		// before the answer): CallDuration - wait. Without wait it stays
+		// zero: ringing time is not guessed.
+		if e.Outcome == pbx.OutcomeAnswered && n.Wait != "" && e.CallDuration > 0 {
+			if w := time.Duration(wait) * time.Second; w <= e.CallDuration {
+				e.TalkDuration = e.CallDuration - w
 				if !e.StartedAt.IsZero() {
-					e.AnsweredAt = e.StartedAt.Add(time.Duration(wait) * time.Second)
+					e.AnsweredAt = e.StartedAt.Add(w)
 				}
 			}
-			e.Duration = time.Duration(talk) * time.Second
 		}
 	default: // rating and unknown commands: passed on raw
 		e.Type = pbx.EventUnknown

@@ -28,12 +28,12 @@ func open(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 	}
 	for k, vs := range q {
 		switch k {
-		case "crm_token", "base_url", "route_timeout":
+		case "crm_token", "base_url", "route_timeout", "timeout":
 			if len(vs) > 1 {
 				return nil, bad("parameter " + k + " given more than once")
 			}
 		default:
-			return nil, bad("unknown parameter " + url.QueryEscape(k) + " (known: crm_token, base_url, route_timeout)")
+			return nil, bad("unknown parameter " + url.QueryEscape(k) + " (known: crm_token, base_url, route_timeout, timeout)")
 		}
 	}
 	cfg.CRMToken = q.Get("crm_token")
@@ -56,6 +56,13 @@ func open(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 			return nil, bad(`route_timeout must be a positive duration such as "1500ms" or "2s"`)
 		}
 		cfg.RouteTimeout = d
+	}
+	if s := q.Get("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, bad(`timeout must be a positive duration such as "10s"`)
+		}
+		cfg.Timeout = d
 	}
 	c, err := New(cfg)
 	if err != nil {

@@ -19,15 +19,16 @@ func TestOpen(t *testing.T) {
 		key, token   string
 		base         string
 		routeTimeout time.Duration
+		timeout      time.Duration
 	}{
-		{"prostiezvonki://:APIKEY@/?crm_token=T", "APIKEY", "T", DefaultBaseURL, DefaultRouteTimeout},
-		{"prostiezvonki://:APIKEY@interaction.prostiezvonki.ru/?crm_token=T", "APIKEY", "T", "https://interaction.prostiezvonki.ru/httpapiinteg", DefaultRouteTimeout},
-		{"prostiezvonki://:APIKEY@vats.megapbx.ru/?crm_token=T", "APIKEY", "T", "https://vats.megapbx.ru/httpapiinteg", DefaultRouteTimeout},
-		{"prostiezvonki://:APIKEY@vats.megapbx.ru", "APIKEY", "", "https://vats.megapbx.ru/httpapiinteg", DefaultRouteTimeout},
-		{"prostiezvonki://:K@h.example:8443/custom/root/?crm_token=T", "K", "T", "https://h.example:8443/custom/root", DefaultRouteTimeout},
-		{"prostiezvonki://:K@h.example/?crm_token=T&base_url=http%3A%2F%2F127.0.0.1%3A9%2Fhttpapiinteg&route_timeout=1500ms", "K", "T", "http://127.0.0.1:9/httpapiinteg", 1500 * time.Millisecond},
-		{"prostiezvonki:///?crm_token=only-token", "", "only-token", DefaultBaseURL, DefaultRouteTimeout},
-		{"prostiezvonki://:p%40ss%2Fword@/?crm_token=t%26k", "p@ss/word", "t&k", DefaultBaseURL, DefaultRouteTimeout},
+		{"prostiezvonki://:APIKEY@/?crm_token=T", "APIKEY", "T", DefaultBaseURL, DefaultRouteTimeout, provider.DefaultTimeout},
+		{"prostiezvonki://:APIKEY@interaction.prostiezvonki.ru/?crm_token=T", "APIKEY", "T", "https://interaction.prostiezvonki.ru/httpapiinteg", DefaultRouteTimeout, provider.DefaultTimeout},
+		{"prostiezvonki://:APIKEY@vats.megapbx.ru/?crm_token=T", "APIKEY", "T", "https://vats.megapbx.ru/httpapiinteg", DefaultRouteTimeout, provider.DefaultTimeout},
+		{"prostiezvonki://:APIKEY@vats.megapbx.ru", "APIKEY", "", "https://vats.megapbx.ru/httpapiinteg", DefaultRouteTimeout, provider.DefaultTimeout},
+		{"prostiezvonki://:K@h.example:8443/custom/root/?crm_token=T", "K", "T", "https://h.example:8443/custom/root", DefaultRouteTimeout, provider.DefaultTimeout},
+		{"prostiezvonki://:K@h.example/?crm_token=T&base_url=http%3A%2F%2F127.0.0.1%3A9%2Fhttpapiinteg&route_timeout=1500ms&timeout=10s", "K", "T", "http://127.0.0.1:9/httpapiinteg", 1500 * time.Millisecond, 10 * time.Second},
+		{"prostiezvonki:///?crm_token=only-token", "", "only-token", DefaultBaseURL, DefaultRouteTimeout, provider.DefaultTimeout},
+		{"prostiezvonki://:p%40ss%2Fword@/?crm_token=t%26k", "p@ss/word", "t&k", DefaultBaseURL, DefaultRouteTimeout, provider.DefaultTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dsn, func(t *testing.T) {
@@ -40,6 +41,7 @@ func TestOpen(t *testing.T) {
 			assert.Equal(t, tt.token, c.cfg.CRMToken)
 			assert.Equal(t, tt.base, c.BaseURL())
 			assert.Equal(t, tt.routeTimeout, c.cfg.RouteTimeout)
+			assert.Equal(t, tt.timeout, c.cfg.Timeout)
 		})
 	}
 }
@@ -69,6 +71,8 @@ func TestOpenErrors(t *testing.T) {
 		{"prostiezvonki://:" + secret + "@/?crm_token=a&crm_token=" + secret, "more than once"},
 		{"prostiezvonki://:" + secret + "@/?route_timeout=" + secret, "route_timeout"},
 		{"prostiezvonki://:" + secret + "@/?route_timeout=-1s", "route_timeout"},
+		{"prostiezvonki://:" + secret + "@/?timeout=" + secret, "timeout must be"},
+		{"prostiezvonki://:" + secret + "@/?timeout=0s", "timeout must be"},
 		{"prostiezvonki://:" + secret + "@/?base_url=ftp%3A%2F%2F" + secret, "base_url"},
 		{"prostiezvonki://:" + secret + "@/?crm_token=%zz" + secret, ""},
 		{"prostiezvonki://:" + secret + "%zz@/", ""},

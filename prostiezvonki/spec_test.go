@@ -29,22 +29,24 @@ func TestSpecNotifications(t *testing.T) {
 		{"03_incoming_answered_history.json", pbx.CallEvent{
 			Type: pbx.EventCallEnded, Direction: pbx.Inbound, Line: "3333333", Outcome: pbx.OutcomeAnswered,
 			StartedAt: start, EndedAt: start.Add(50 * time.Second), At: start.Add(50 * time.Second),
-			Duration: 50 * time.Second, RecordingURL: "https://prostiezvonki.ru/recording.mp3",
+			CallDuration: 50 * time.Second, RecordingURL: "https://prostiezvonki.ru/recording.mp3", HasRecording: true,
 		}},
 		{"04_incoming_missed_history.json", pbx.CallEvent{
 			Type: pbx.EventCallEnded, Direction: pbx.Inbound, Line: "3333333", Outcome: pbx.OutcomeMissed,
 			StartedAt: start, EndedAt: start.Add(20 * time.Second), At: start.Add(20 * time.Second),
+			CallDuration: 20 * time.Second,
 		}},
 		{"05_outgoing_answered_event_outgoing.json", pbx.CallEvent{Type: pbx.EventRinging, Direction: pbx.Outbound}},
 		{"06_outgoing_answered_event_accepted.json", pbx.CallEvent{Type: pbx.EventAnswered, Direction: pbx.Outbound}},
 		{"07_outgoing_answered_history.json", pbx.CallEvent{
 			Type: pbx.EventCallEnded, Direction: pbx.Outbound, Outcome: pbx.OutcomeAnswered,
 			StartedAt: start, EndedAt: start.Add(50 * time.Second), At: start.Add(50 * time.Second),
-			Duration: 50 * time.Second, RecordingURL: "https://prostiezvonki.ru/recording.mp3",
+			CallDuration: 50 * time.Second, RecordingURL: "https://prostiezvonki.ru/recording.mp3", HasRecording: true,
 		}},
 		{"08_outgoing_missed_history.json", pbx.CallEvent{ // "call_id", not "callid"
 			Type: pbx.EventCallEnded, Direction: pbx.Outbound, Outcome: pbx.OutcomeMissed,
 			StartedAt: start, EndedAt: start.Add(20 * time.Second), At: start.Add(20 * time.Second),
+			CallDuration: 20 * time.Second,
 		}},
 	}
 	for _, tt := range tests {

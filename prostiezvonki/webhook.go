@@ -59,7 +59,9 @@ type contactAnswer struct {
 //     what the phones get when a colleague answered), TRANSFERRED
 //     EventTransferred, other types EventUnknown;
 //   - cmd=history: an EventCallEnded with the Outcome from status, the
-//     start and end times, Duration and the recording link;
+//     start and end times, CallDuration from duration (TalkDuration only
+//     when the family's wait comes; see the package doc), and the
+//     recording link with HasRecording;
 //   - cmd=contact (smart transfer): a pbx.RouteQuery for router, asked under
 //     Config.RouteTimeout; the answer is {"responsible":"<extension>"} plus
 //     "contact_name" when the route has a display name, and
@@ -78,6 +80,14 @@ type contactAnswer struct {
 // phone.Normalize, Line from diversion (normalised the same way),
 // Extension from ext (else user), Raw a *Notification, and At the end time
 // of a history or else the time the request arrived (events carry no time).
+// A number phone.Normalize refuses (longer than any real one) leaves Phone
+// or Line empty; the text stays in the Notification.
+//
+// Every request is journaled at debug level; a request rejected for its
+// crm_token is also logged at Warn (rate-limited), since a wrong token in
+// the cabinet would otherwise lose every event without a trace. The body
+// is read before the token can be checked (the token is inside it), with
+// memory following the bytes received, up to 1 MiB.
 func (c *Client) WebhookHandler(events pbx.EventHandler, router pbx.Router) http.Handler {
 	return &webhook{c: c, events: events, router: router}
 }
@@ -91,7 +101,7 @@ type webhook struct {
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	op, status, err := h.serve(w, r)
-	provider.LogWebhook(r.Context(), h.c.logger, Name, op, status, start, err)
+	h.c.hooks.Log(r.Context(), op, status, start, err)
 }
 
 // serve answers r and returns the operation (the cmd), the status answered

@@ -3,11 +3,13 @@ package prostiezvonki
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/provider"
 )
 
 const incoming = `{"cmd": "event", "type": "INCOMING", "direction": "in", "user": "100", "ext": "100", "phone": "89991234567", "diversion": "3333333", "callid": "1659685427407907141", "crm_token": "token123"}`
@@ -81,7 +84,7 @@ func TestWebhookBadInput(t *testing.T) {
 // TestWebhookNoTokenConfigured: a Client without CRMToken accepts nothing,
 // not even a request with an empty token.
 func TestWebhookNoTokenConfigured(t *testing.T) {
-	c, err := New(Config{})
+	c, err := New(Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	var got collector
 	for _, body := range []string{incoming, `{"cmd":"event","crm_token":""}`, `{"cmd":"event"}`} {
@@ -134,6 +137,9 @@ func TestWebhookEventTypes(t *testing.T) {
 }
 
 // TestWebhookHistory covers statuses, time forms, duration forms and wait.
+// duration is the whole call, ringing included (CallDuration); talk time
+// (TalkDuration) is known only when the family's wait comes, and is never
+// guessed from duration alone.
 func TestWebhookHistory(t *testing.T) {
 	startMSK := time.Date(2023, 9, 8, 1, 56, 40, 0, msk)
 	startUTC := time.Date(2023, 9, 8, 1, 56, 40, 0, time.UTC)
@@ -144,28 +150,34 @@ func TestWebhookHistory(t *testing.T) {
 		dir         pbx.Direction
 		start, end  time.Time
 		answered    time.Time
-		talk        time.Duration
+		talk, call  time.Duration
 		noEndedTime bool
 	}{
 		{"PZ success", `"type":"in","status":"success","start":"20230908T015640","end":"20230908T015730","duration":50`,
-			pbx.OutcomeAnswered, pbx.Inbound, startMSK, startMSK.Add(50 * time.Second), time.Time{}, 50 * time.Second, false},
+			pbx.OutcomeAnswered, pbx.Inbound, startMSK, startMSK.Add(50 * time.Second), time.Time{}, 0, 50 * time.Second, false},
 		{"family Success in UTC, duration string, wait", `"type":"out","status":"Success","start":"20230908T015640Z","duration":"50","wait":"8"`,
-			pbx.OutcomeAnswered, pbx.Outbound, startUTC, startUTC.Add(50 * time.Second), startUTC.Add(8 * time.Second), 42 * time.Second, false},
+			pbx.OutcomeAnswered, pbx.Outbound, startUTC, startUTC.Add(50 * time.Second), startUTC.Add(8 * time.Second), 42 * time.Second, 50 * time.Second, false},
 		{"RFC 3339", `"type":"in","status":"SUCCESS","start":"2023-09-08T01:56:40+03:00","end":"2023-09-08T01:57:30+03:00","duration":50.0`,
-			pbx.OutcomeAnswered, pbx.Inbound, startMSK, startMSK.Add(50 * time.Second), time.Time{}, 50 * time.Second, false},
+			pbx.OutcomeAnswered, pbx.Inbound, startMSK, startMSK.Add(50 * time.Second), time.Time{}, 0, 50 * time.Second, false},
+		{"times and wait, no duration", `"type":"in","status":"success","start":"20230908T015640","end":"20230908T015730","wait":5`,
+			pbx.OutcomeAnswered, pbx.Inbound, startMSK, startMSK.Add(50 * time.Second), startMSK.Add(5 * time.Second), 45 * time.Second, 50 * time.Second, false},
+		{"wait longer than duration says nothing of the talk", `"type":"in","status":"success","start":"20230908T015640","duration":10,"wait":20`,
+			pbx.OutcomeAnswered, pbx.Inbound, startMSK, startMSK.Add(10 * time.Second), time.Time{}, 0, 10 * time.Second, false},
 		{"missed", `"type":"in","status":"Missed","start":"20230908T015640","end":"20230908T015700","duration":20`,
-			pbx.OutcomeMissed, pbx.Inbound, startMSK, startMSK.Add(20 * time.Second), time.Time{}, 0, false},
+			pbx.OutcomeMissed, pbx.Inbound, startMSK, startMSK.Add(20 * time.Second), time.Time{}, 0, 20 * time.Second, false},
+		{"missed with wait has no talk", `"type":"in","status":"missed","start":"20230908T015640","duration":20,"wait":20`,
+			pbx.OutcomeMissed, pbx.Inbound, startMSK, startMSK.Add(20 * time.Second), time.Time{}, 0, 20 * time.Second, false},
 		{"Cancel", `"type":"in","status":"Cancel","start":"20230908T015640","duration":3`,
-			pbx.OutcomeCancelled, pbx.Inbound, startMSK, startMSK.Add(3 * time.Second), time.Time{}, 0, false},
-		{"Busy", `"type":"out","status":"Busy","duration":"0"`, pbx.OutcomeBusy, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, true},
-		{"NotAvailable", `"type":"out","status":"NotAvailable"`, pbx.OutcomeFailed, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, true},
-		{"NotAllowed", `"type":"out","status":"notallowed"`, pbx.OutcomeFailed, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, true},
-		{"NotFound", `"type":"out","status":"NotFound"`, pbx.OutcomeFailed, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, true},
-		{"unknown status", `"type":"in","status":"Weird"`, pbx.OutcomeUnknown, pbx.Inbound, time.Time{}, time.Time{}, time.Time{}, 0, true},
+			pbx.OutcomeCancelled, pbx.Inbound, startMSK, startMSK.Add(3 * time.Second), time.Time{}, 0, 3 * time.Second, false},
+		{"Busy", `"type":"out","status":"Busy","duration":"0"`, pbx.OutcomeBusy, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, 0, true},
+		{"NotAvailable", `"type":"out","status":"NotAvailable"`, pbx.OutcomeFailed, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, 0, true},
+		{"NotAllowed", `"type":"out","status":"notallowed"`, pbx.OutcomeFailed, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, 0, true},
+		{"NotFound", `"type":"out","status":"NotFound"`, pbx.OutcomeFailed, pbx.Outbound, time.Time{}, time.Time{}, time.Time{}, 0, 0, true},
+		{"unknown status", `"type":"in","status":"Weird"`, pbx.OutcomeUnknown, pbx.Inbound, time.Time{}, time.Time{}, time.Time{}, 0, 0, true},
 		{"unreadable time is tolerated", `"type":"in","status":"success","start":"08.09.2023 01:56","duration":7`,
-			pbx.OutcomeAnswered, pbx.Inbound, time.Time{}, time.Time{}, time.Time{}, 7 * time.Second, true},
+			pbx.OutcomeAnswered, pbx.Inbound, time.Time{}, time.Time{}, time.Time{}, 0, 7 * time.Second, true},
 		{"SQL time", `"type":"in","status":"success","start":"2023-09-08 01:56:40","duration":null`,
-			pbx.OutcomeAnswered, pbx.Inbound, startMSK, time.Time{}, time.Time{}, 0, false},
+			pbx.OutcomeAnswered, pbx.Inbound, startMSK, time.Time{}, time.Time{}, 0, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,8 +195,10 @@ func TestWebhookHistory(t *testing.T) {
 			assert.True(t, tt.start.Equal(e.StartedAt), "start %v, want %v", e.StartedAt, tt.start)
 			assert.True(t, tt.end.Equal(e.EndedAt), "end %v, want %v", e.EndedAt, tt.end)
 			assert.True(t, tt.answered.Equal(e.AnsweredAt), "answered %v, want %v", e.AnsweredAt, tt.answered)
-			assert.Equal(t, tt.talk, e.Duration)
+			assert.Equal(t, tt.talk, e.TalkDuration, "talk")
+			assert.Equal(t, tt.call, e.CallDuration, "call")
 			assert.Equal(t, "https://x/r.mp3", e.RecordingURL)
+			assert.True(t, e.HasRecording, "a link means a recording")
 			for _, tm := range []time.Time{e.At, e.StartedAt, e.EndedAt, e.AnsweredAt} {
 				if !tm.IsZero() {
 					assert.Equal(t, msk.String(), tm.Location().String(), "times are in the configured zone")
@@ -427,4 +441,131 @@ func TestWebhookLogsUnknownContent(t *testing.T) {
 	post(h, incoming)
 	assert.NotContains(t, logs.String(), "unrecognised", "a known notification logs only its journal line")
 	assert.Contains(t, logs.String(), `"operation":"event"`)
+}
+
+// TestWebhookHasRecording: a link in the notification means the call is
+// recorded; an empty or blank link, or none, says nothing.
+func TestWebhookHasRecording(t *testing.T) {
+	tests := []struct {
+		name, extra string
+		want        bool
+		url         string
+	}{
+		{"link", `,"link":" https://x/r.mp3 "`, true, "https://x/r.mp3"},
+		{"empty link (the spec's missed call)", `,"link":""`, false, ""},
+		{"blank link", `,"link":"  "`, false, ""},
+		{"null link", `,"link":null`, false, ""},
+		{"no link", ``, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got collector
+			w := post(newClient(t, Config{}).WebhookHandler(&got, nil),
+				`{"cmd":"history","type":"in","status":"success","duration":5,"callid":"1"`+tt.extra+`,"crm_token":"token123"}`)
+			require.Equal(t, http.StatusOK, w.Code)
+			evs := got.all()
+			require.Len(t, evs, 1)
+			assert.Equal(t, tt.want, evs[0].HasRecording)
+			assert.Equal(t, tt.url, evs[0].RecordingURL)
+		})
+	}
+}
+
+// TestWebhookRejectionIsLoudAndRateLimited: a wrong or missing crm_token is
+// logged at Warn (not only in the debug journal), once per reason however
+// many requests come, naming the provider and the reason and never a token.
+func TestWebhookRejectionIsLoudAndRateLimited(t *testing.T) {
+	const configured, sent = "right-s3cr3t", "wrong-s3cr3t"
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var got collector
+	h := newClient(t, Config{CRMToken: configured, Logger: logger}).WebhookHandler(&got, nil)
+	for range 5 {
+		w := post(h, strings.Replace(incoming, testToken, sent, 1))
+		require.Equal(t, http.StatusUnauthorized, w.Code)
+	}
+	lines := warnLines(t, logs.String())
+	require.Len(t, lines, 1, "five rejections, one warning: %s", logs.String())
+	assert.Contains(t, lines[0], `prostiezvonki`)
+	assert.Contains(t, lines[0], string(provider.ReasonBadToken))
+
+	w := post(h, `{"cmd":"event","type":"INCOMING"}`) // another reason
+	require.Equal(t, http.StatusUnauthorized, w.Code)
+	lines = warnLines(t, logs.String())
+	require.Len(t, lines, 2, logs.String())
+	assert.Contains(t, lines[1], string(provider.ReasonMissingToken))
+
+	assert.NotContains(t, logs.String(), "s3cr3t")
+	assert.Empty(t, got.all())
+}
+
+// warnLines returns the WARN records of a JSON log.
+func warnLines(t *testing.T, log string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
+		if l == "" {
+			continue
+		}
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &rec), l)
+		if rec["level"] == "WARN" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestWebhookMemoryFollowsTheBytes: Prostie Zvonki's token is inside the
+// body, so the body is read before anything is checked. A request that
+// announces 1 MiB and sends a few bytes must not cost 1 MiB: memory
+// follows the bytes received (600 such idle connections once held 540 MB).
+func TestWebhookMemoryFollowsTheBytes(t *testing.T) {
+	h := newClient(t, Config{}).WebhookHandler(nil, nil)
+	body := []byte(strings.Replace(incoming, testToken, "wrong", 1))
+	const requests = 20
+	reqs := make([]*http.Request, requests)
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest(http.MethodPost, "/pz", bytes.NewReader(body))
+		reqs[i].Header.Set("Content-Type", "application/json")
+		reqs[i].ContentLength = provider.DefaultMaxBodySize // announced, never sent
+	}
+	w := &discardWriter{h: http.Header{}}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, r := range reqs {
+		w.reset()
+		h.ServeHTTP(w, r)
+	}
+	runtime.ReadMemStats(&after)
+	assert.Equal(t, http.StatusUnauthorized, w.status)
+	perRequest := (after.TotalAlloc - before.TotalAlloc) / requests
+	assert.Less(t, perRequest, uint64(64<<10), "allocated %d bytes per request of %d bytes", perRequest, len(body))
+}
+
+// TestWebhookOverlongNumber: a "number" longer than any real one is not a
+// phone number: Phone and Line stay empty (for events and routing
+// questions), and the text stays in the Notification.
+func TestWebhookOverlongNumber(t *testing.T) {
+	long := strings.Repeat("7", 900)
+	var got collector
+	rt := &routeTo{}
+	h := newClient(t, Config{}).WebhookHandler(&got, rt)
+	for _, cmd := range []string{"event", "history", "contact"} {
+		w := post(h, `{"cmd":"`+cmd+`","type":"INCOMING","phone":"`+long+`","diversion":"`+long+`","callid":"1","crm_token":"token123"}`)
+		require.Equal(t, http.StatusOK, w.Code, cmd)
+	}
+	evs := got.all()
+	require.Len(t, evs, 2)
+	for _, e := range evs {
+		assert.Empty(t, e.Phone, "not a phone number")
+		assert.Empty(t, e.Line)
+		assert.Equal(t, long, e.Raw.(*Notification).Phone, "the text stays in Raw")
+	}
+	q := rt.asked()
+	require.Len(t, q, 1)
+	assert.Empty(t, q[0].Phone)
+	assert.Empty(t, q[0].Line)
+	assert.Equal(t, long, q[0].Raw.(*Notification).Phone)
 }

@@ -91,6 +91,11 @@ type Call struct {
 	// CRMToken overrides the server's crm_token for this call, for example
 	// to check that a webhook rejects a wrong one.
 	CRMToken string
+	// SendWait adds to the history the ITooLabs family's "wait" field, the
+	// seconds before the answer (Ring), which the spec's examples do not
+	// carry; with it a receiver can tell the talk time from the whole
+	// duration.
+	SendWait bool
 }
 
 // Sent is one notification the fake sent and the webhook's answer.
@@ -326,11 +331,17 @@ type HistoryFields struct {
 	Link string
 	// Token is the crm_token.
 	Token string
+	// Wait, when SendWait is set, is sent as "wait" (whole seconds): the
+	// ITooLabs family's time before the answer. The spec's examples carry
+	// no wait.
+	Wait     time.Duration
+	SendWait bool
 }
 
 // HistoryBody returns the JSON of one cmd=history notification, as in the
 // spec: start and end as "20060102T150405" in their own zone, duration as
-// a number of seconds (end - start).
+// a number of seconds (end - start, ringing included), and wait after it
+// only when h.SendWait is set.
 func HistoryBody(h HistoryFields) []byte {
 	key := h.CallIDKey
 	if key == "" {
@@ -346,6 +357,9 @@ func HistoryBody(h HistoryFields) []byte {
 	o.str("start", h.Start.Format("20060102T150405"))
 	o.str("end", h.End.Format("20060102T150405"))
 	o.num("duration", int64(h.End.Sub(h.Start)/time.Second))
+	if h.SendWait {
+		o.num("wait", int64(h.Wait/time.Second))
+	}
 	o.str(key, h.CallID)
 	o.str("link", h.Link)
 	o.str("status", h.Status)
@@ -370,6 +384,7 @@ func (p *player) history(typ, ext, status, idKey string) error {
 	_, err := p.send("history", status, ext, HistoryBody(HistoryFields{
 		Type: typ, Status: status, Ext: ext, Caller: c.Caller, Line: c.Line,
 		Start: c.Start, End: end, CallID: c.CallID, CallIDKey: idKey, Link: link, Token: c.CRMToken,
+		Wait: c.Ring, SendWait: c.SendWait,
 	}))
 	return err
 }

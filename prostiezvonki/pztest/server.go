@@ -12,8 +12,9 @@
 // The flows are the spec's own examples: an answered incoming call is
 // INCOMING, ACCEPTED, history (no COMPLETED event: the spec shows none); a
 // missed one INCOMING, history. Call.LegEvents adds the COMPLETED and
-// CANCELLED events the wider ITooLabs family sends, and an incoming call is
-// preceded by the contact (smart transfer) question unless
+// CANCELLED events the wider ITooLabs family sends, Call.SendWait its
+// history's "wait" field (the seconds before the answer), and an incoming
+// call is preceded by the contact (smart transfer) question unless
 // Call.NoSmartTransfer is set.
 //
 // Package pztest does not import package prostiezvonki, so the provider's

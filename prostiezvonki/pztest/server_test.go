@@ -399,3 +399,25 @@ func TestScenarioString(t *testing.T) {
 	assert.Equal(t, "SmartTransfer", SmartTransfer.String())
 	assert.Equal(t, "Scenario(0)", Scenario(0).String())
 }
+
+// TestHistoryBodyWait: wait is sent only when asked for, after duration, in
+// whole seconds.
+func TestHistoryBodyWait(t *testing.T) {
+	start := time.Date(2023, 9, 8, 1, 56, 40, 0, time.UTC)
+	h := HistoryFields{Type: "in", Status: "success", Ext: "100", Start: start, End: start.Add(50 * time.Second), CallID: "1", Token: "t", Wait: 8 * time.Second}
+	assert.NotContains(t, string(HistoryBody(h)), `"wait"`, "the spec's history has no wait")
+	h.SendWait = true
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(HistoryBody(h), &m))
+	assert.Equal(t, float64(8), m["wait"])
+	assert.Equal(t, float64(50), m["duration"])
+
+	s := NewServer(Options{})
+	defer s.Close()
+	hook := newHook(t, nil)
+	res, err := s.Play(context.Background(), hook.URL, Call{Scenario: OutboundCallback, SendWait: true, Ring: 3 * time.Second})
+	require.NoError(t, err)
+	last := res.Sent[len(res.Sent)-1]
+	require.Equal(t, "history", last.Cmd)
+	assert.Contains(t, string(last.Body), `"duration": 48, "wait": 3`)
+}
