@@ -61,8 +61,8 @@ func (c *console) HandleEvent(_ context.Context, e pbx.CallEvent) error {
 	if e.Outcome != pbx.OutcomeUnknown {
 		details = append(details, e.Outcome.String())
 	}
-	if e.Duration > 0 {
-		details = append(details, "talk "+e.Duration.String())
+	if e.TalkDuration > 0 {
+		details = append(details, "talk "+e.TalkDuration.String())
 	}
 	if e.RecordingURL != "" {
 		details = append(details, "recorded")

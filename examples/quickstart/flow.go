@@ -149,7 +149,12 @@ func clickToCall(ctx context.Context, out *console, f *fakePBX, s script, r *rep
 	}
 	r.calls++
 	r.callsNote = fmt.Sprintf("%s → %s", s.callExt, normalised(s.callTo))
-	record(fmt.Sprintf("MakeCall accepted (call id %q)", res.CallID), nil)
+	if res.CallID == "" && res.OrderID != "" {
+		// Sipuni answers with an order id; the call's events carry another.
+		record(fmt.Sprintf("MakeCall accepted (order id %q)", res.OrderID), nil)
+	} else {
+		record(fmt.Sprintf("MakeCall accepted (call id %q)", res.CallID), nil)
+	}
 
 	p, err := waitPlay(ctx, f, before)
 	if err != nil {

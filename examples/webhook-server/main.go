@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -47,7 +48,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "webhook-server:", err)
 		os.Exit(1)
 	}
@@ -82,7 +86,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(&dsns, "provider", "provider DSN, repeatable (default: $PBXKIT_PROVIDERS, space-separated)")
 	fs.StringVar(&c.directory, "directory", "", "CSV file of clients: id,name,phones,responsible")
 	fs.StringVar(&c.defaultExt, "default", "", "extension for callers with no responsible manager")
-	fs.IntVar(&c.digits, "digits", phone.DefaultDigits, "number of last digits compared when looking up a caller (1-20)")
+	fs.IntVar(&c.digits, "digits", phone.DefaultLastDigits, fmt.Sprintf("number of last digits compared when looking up a caller (%d-%d)", phone.MinLastDigits, phone.MaxLastDigits))
 	fs.BoolVar(&c.translit, "translit", false, "transliterate display names to Latin (for phones without Cyrillic)")
 	fs.BoolVar(&c.debug, "debug", false, "log the request journal at debug level")
 	if err := fs.Parse(args); err != nil {
@@ -98,8 +102,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if len(c.dsns) == 0 {
 		return config{}, errors.New("no provider: give -provider DSN or set PBXKIT_PROVIDERS")
 	}
-	if c.digits < phone.MinDigits || c.digits > phone.MaxDigits {
-		return config{}, fmt.Errorf("-digits must be %d to %d", phone.MinDigits, phone.MaxDigits)
+	if c.digits < phone.MinLastDigits || c.digits > phone.MaxLastDigits {
+		return config{}, fmt.Errorf("-digits must be %d to %d", phone.MinLastDigits, phone.MaxLastDigits)
 	}
 	return c, nil
 }
@@ -128,7 +132,7 @@ func newRouter(c config, logger *slog.Logger) (pbx.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []routing.Option{routing.WithLogger(logger)}
+	opts := []routing.ResponsibleOption{routing.WithLogger(logger)}
 	if c.defaultExt != "" {
 		opts = append(opts, routing.WithDefault(c.defaultExt))
 	}
@@ -151,8 +155,10 @@ func eventLogger(logger *slog.Logger) pbx.EventHandler {
 			slog.String("extension", e.Extension),
 			slog.String("line", e.Line),
 			slog.String("outcome", e.Outcome.String()),
-			slog.Duration("duration", e.Duration),
-			slog.String("recording_url", e.RecordingURL),
+			slog.Any("talk_seconds", pbx.Seconds(e.TalkDuration)),
+			slog.Any("call_seconds", pbx.Seconds(e.CallDuration)),
+			slog.Bool("has_recording", e.HasRecording),
+			slog.String("recording_url", provider.RedactURL(e.RecordingURL)),
 			slog.String("dedupe_key", e.DedupeKey),
 		)
 		return nil
@@ -206,7 +212,10 @@ func newHandler(c config, logger *slog.Logger) (http.Handler, []string, error) {
 	return mux, mounted, nil
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run serves until ctx is done, then shuts down gracefully. It binds the
+// address before it logs "listening": a port in use is an error, returned
+// before anything claims to be listening.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -224,7 +233,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return err
 	}
 	srv := &http.Server{
-		Addr:              c.addr,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -232,11 +240,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", c.addr, "paths", mounted)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "paths", mounted)
 	select {
 	case err := <-errc:
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -137,6 +139,7 @@ func TestServerMountsProvidersAndLogsEvents(t *testing.T) {
 	require.NoError(t, err)
 
 	var events, routes int
+	var talked bool
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var rec map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
@@ -145,11 +148,18 @@ func TestServerMountsProvidersAndLogsEvents(t *testing.T) {
 			events++
 			assert.NotEmpty(t, rec["provider"])
 			assert.NotEmpty(t, rec["type"])
+			assert.Contains(t, rec, "talk_seconds")
+			assert.Contains(t, rec, "call_seconds")
+			assert.NotContains(t, rec, "duration")
+			if rec["type"] == "call_ended" && rec["talk_seconds"] != 0.0 {
+				talked = true
+			}
 		case "route":
 			routes++
 		}
 	}
 	assert.GreaterOrEqual(t, events, 5)
+	assert.True(t, talked, "the answered call's talk time is logged in seconds")
 	assert.Equal(t, 2, routes)
 	assert.Contains(t, logs.String(), `"provider":"prostiezvonki"`)
 	assert.Contains(t, logs.String(), `"extension":"102"`)
@@ -168,4 +178,64 @@ func TestServerRejectsDuplicateAndBadProviders(t *testing.T) {
 	assert.ErrorContains(t, err, "given twice")
 	_, _, err = newHandler(config{dsns: []string{"nosuch://x"}, digits: 10}, logger)
 	assert.ErrorContains(t, err, "unknown provider")
+}
+
+// TestRunPortInUse: when the address is taken, run fails and never logs
+// "listening" (it used to log it before the bind failed).
+func TestRunPortInUse(t *testing.T) {
+	pz := pztest.NewServer(pztest.Options{})
+	t.Cleanup(pz.Close)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { taken.Close() })
+
+	var logs syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = run(ctx, []string{"-addr", taken.Addr().String(), "-provider", pz.DSN()}, noEnv, &logs, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "address already in use")
+	assert.NotContains(t, logs.String(), `"msg":"listening"`)
+	assert.NoError(t, ctx.Err(), "failed at once, not at the deadline")
+}
+
+// TestRunServesAndShutsDown: run logs "listening" with the address it got,
+// serves, and returns nil when its context ends.
+func TestRunServesAndShutsDown(t *testing.T) {
+	pz := pztest.NewServer(pztest.Options{})
+	t.Cleanup(pz.Close)
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-provider", pz.DSN()}, noEnv, &logs, io.Discard)
+	}()
+
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" && time.Now().Before(deadline) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				addr = rec.Addr
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NotEmpty(t, addr, "no listening line")
+	assert.NotEqual(t, "127.0.0.1:0", addr, "the real address is logged")
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
 }
