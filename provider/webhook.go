@@ -324,3 +324,34 @@ func AskRouter(ctx context.Context, router pbx.Router, q pbx.RouteQuery, timeout
 		return pbx.Route{}, ctx.Err()
 	}
 }
+
+// HandOver gives e to events, the user's EventHandler, and reports its
+// error. A failure is logged once, at Error, in the same words for every
+// vendor ("pbx event handler failed", with provider, event type, call id and
+// the error); the vendor then answers its PBX with its own 5xx dialect, so
+// the PBX redelivers. A nil events accepts every event.
+func HandOver(ctx context.Context, events pbx.EventHandler, logger *slog.Logger, e pbx.CallEvent) error {
+	if events == nil {
+		return nil
+	}
+	err := events.HandleEvent(ctx, e)
+	if err != nil && logger != nil {
+		logger.LogAttrs(ctx, slog.LevelError, "pbx event handler failed; the PBX is answered 5xx and may redeliver",
+			slog.String("provider", e.Provider), slog.String("type", e.Type.String()),
+			slog.String("call_id", e.CallID), slog.String("error", err.Error()))
+	}
+	return err
+}
+
+// WebhookTester is implemented by providers that can build the signed
+// notification their PBX sends, so that a deployed receiver can be tested
+// from the shell (pbxctl webhook-test) before the PBX's cabinet points at
+// it. The request is the vendor's first notification of an incoming call
+// (nobody is rung), signed or carrying the token with the provider's own
+// credentials.
+type WebhookTester interface {
+	// WebhookTestRequest builds the request for the receiver at
+	// webhookURL (the address the PBX's cabinet is given). callID names
+	// the made-up call. Errors never quote a secret.
+	WebhookTestRequest(ctx context.Context, webhookURL, callID string) (*http.Request, error)
+}

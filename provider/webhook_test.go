@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -291,4 +292,28 @@ func TestWebhookLogConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Len(t, warnLines(t, buf.String()), 1)
+}
+
+func TestHandOver(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	e := pbx.CallEvent{Provider: "sipuni", Type: pbx.EventCallEnded, CallID: "c1"}
+
+	require.NoError(t, HandOver(ctx, nil, logger, e), "no handler accepts everything")
+	var got []pbx.CallEvent
+	ok := pbx.EventHandlerFunc(func(_ context.Context, e pbx.CallEvent) error { got = append(got, e); return nil })
+	require.NoError(t, HandOver(ctx, ok, logger, e))
+	assert.Len(t, got, 1)
+	assert.Empty(t, buf.String(), "success logs nothing")
+
+	failing := pbx.EventHandlerFunc(func(context.Context, pbx.CallEvent) error { return errors.New("disk full") })
+	err := HandOver(ctx, failing, logger, e)
+	require.EqualError(t, err, "disk full")
+	out := buf.String()
+	assert.Equal(t, 1, strings.Count(out, "\n"), "one line")
+	for _, want := range []string{"level=ERROR", "pbx event handler failed", "provider=sipuni", "type=call_ended", "call_id=c1", "disk full"} {
+		assert.Contains(t, out, want)
+	}
+	assert.Error(t, HandOver(ctx, failing, nil, e), "a nil logger is allowed")
 }
