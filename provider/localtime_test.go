@@ -11,7 +11,9 @@ import (
 
 func TestParseLocalTime(t *testing.T) {
 	msk := time.FixedZone("MSK", 3*3600)
-	at := func(y int, mo time.Month, d, h, mi, s, ns int) time.Time { return time.Date(y, mo, d, h, mi, s, ns, msk) }
+	at := func(y int, mo time.Month, d, h, mi, s, ns int) time.Time {
+		return time.Date(y, mo, d, h, mi, s, ns, msk)
+	}
 	for _, tc := range []struct {
 		in   string
 		want time.Time
