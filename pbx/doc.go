@@ -18,9 +18,9 @@
 // One call produces a sequence of events: [EventCallStarted] when it reaches
 // the PBX, [EventRinging] for each employee phone that rings, [EventAnswered],
 // [EventLegEnded] for each employee leg that ends while the call goes on,
-// [EventTransferred], and finally one [EventCallEnded] carrying the [Outcome],
-// the times, the talk duration and the recording link when the vendor sends
-// them. Vendors do not all send every type; each provider documents which of
+// [EventTransferred], [EventHeld] and [EventResumed] around a hold, and
+// finally one [EventCallEnded] carrying the [Outcome], the times, the
+// durations and the recording link when the vendor sends them. Vendors do not all send every type; each provider documents which of
 // its notifications map to which type. A notification with no normalised
 // meaning still reaches the handler as [EventUnknown], with its decoded payload
 // in [CallEvent.Raw].

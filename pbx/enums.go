@@ -82,9 +82,14 @@ const (
 	// the talk Duration and the RecordingURL when the vendor sends them
 	// (Rostelecom "end", Sipuni event 2, Prostie Zvonki cmd=history).
 	EventCallEnded
+	// EventHeld: an employee put the external party on hold (Mango
+	// OnHold; the Creatio CTI model's hold). The call goes on.
+	EventHeld
+	// EventResumed: the held party is back in the conversation (unhold).
+	EventResumed
 )
 
-var eventTypeNames = [...]string{"unknown", "call_started", "ringing", "answered", "leg_ended", "transferred", "call_ended"}
+var eventTypeNames = [...]string{"unknown", "call_started", "ringing", "answered", "leg_ended", "transferred", "call_ended", "held", "resumed"}
 
 // String returns "unknown", "call_started", "ringing", "answered",
 // "leg_ended", "transferred" or "call_ended".

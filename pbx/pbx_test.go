@@ -22,7 +22,7 @@ func TestTextForms(t *testing.T) {
 		assert.Equal(t, d, back)
 		assert.Equal(t, d.String(), string(b))
 	}
-	for e := EventUnknown; e <= EventCallEnded; e++ {
+	for e := EventUnknown; e <= EventResumed; e++ {
 		b, err := e.MarshalText()
 		require.NoError(t, err)
 		var back EventType
@@ -37,6 +37,9 @@ func TestTextForms(t *testing.T) {
 		assert.Equal(t, o, back)
 	}
 	assert.Equal(t, "call_ended", EventCallEnded.String())
+	assert.Equal(t, "held", EventHeld.String())
+	assert.Equal(t, "resumed", EventResumed.String())
+	assert.Equal(t, "EventType(9)", EventType(9).String())
 	assert.Equal(t, "Direction(9)", Direction(9).String())
 	_, err := Outcome(77).MarshalText()
 	assert.Error(t, err)
