@@ -36,12 +36,25 @@ func ParseLocalTime(s string, loc *time.Location) (time.Time, error) {
 		}
 		return time.Time{}, fmt.Errorf("unreadable time %.40q", s)
 	}
-	if len(s) == len(compactLayout)+1 && s[8] == 'T' && (s[len(s)-1] == 'Z' || s[len(s)-1] == 'z') {
+	// Pick the layouts by the text's shape, so a webhook's time costs one
+	// parse, not a failed parse (and its error allocation) per layout.
+	var layouts []string
+	switch {
+	case len(s) == len(compactLayout)+1 && s[8] == 'T' && (s[len(s)-1] == 'Z' || s[len(s)-1] == 'z'):
 		if t, err := time.ParseInLocation(compactLayout, s[:len(s)-1], time.UTC); err == nil {
 			return t.In(loc), nil
 		}
+	case len(s) == len(compactLayout) && s[8] == 'T':
+		layouts = compactLayouts
+	case len(s) > 4 && s[4] == '-':
+		layouts = isoLayouts
+		if strings.HasSuffix(s, "Z") || strings.LastIndexAny(s, "+-") > 10 {
+			layouts = nil // an offset: RFC 3339 below
+		}
+	default:
+		layouts = dottedLayouts
 	}
-	for _, layout := range localLayouts {
+	for _, layout := range layouts {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
 		}
@@ -54,13 +67,11 @@ func ParseLocalTime(s string, loc *time.Location) (time.Time, error) {
 
 const compactLayout = "20060102T150405"
 
-// localLayouts: time.Parse reads a fraction of a second after the seconds
-// when the layout has none, and "1"/"2" accept two-digit months and days.
-var localLayouts = []string{
-	"2006-1-2 15:04:05",
-	"2006-1-2T15:04:05",
-	"2.1.2006 15:04:05",
-	"2.1.2006 15:04",
-	"2.1.2006",
-	compactLayout,
-}
+// The layouts by shape. time.Parse reads a fraction of a second after the
+// seconds when the layout has none, and "1"/"2" accept two-digit months and
+// days.
+var (
+	compactLayouts = []string{compactLayout}
+	isoLayouts     = []string{"2006-1-2 15:04:05", "2006-1-2T15:04:05"}
+	dottedLayouts  = []string{"2.1.2006 15:04:05", "2.1.2006 15:04", "2.1.2006"}
+)

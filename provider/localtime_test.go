@@ -64,3 +64,17 @@ func FuzzParseLocalTime(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseLocalTime(b *testing.B) {
+	loc := DefaultLocation()
+	for _, s := range []string{"20230908T015640", "2024-03-05 14:07:09.250", "05.03.2024 14:07:09"} {
+		b.Run(s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseLocalTime(s, loc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
