@@ -161,7 +161,7 @@ func (i *CallInfo) AnswerOffset() (d time.Duration, ok bool) {
 // empty or unreadable. It accepts Unix seconds (milliseconds above 1e12) and
 // "YYYY-MM-DD HH:MM:SS[.mmm]" local times.
 func (i *CallInfo) StartedAt(loc *time.Location) (time.Time, bool) {
-	return parseTime(string(i.StartCallDate), loc)
+	return localTime(string(i.StartCallDate), loc)
 }
 
 // CallInfo asks about one call (call_info). The PBX rate-limits this method
@@ -429,15 +429,15 @@ func (c *Client) downloadHistory(ctx context.Context, orderID string) ([]byte, e
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		var env Envelope
 		isJSON := json.Unmarshal(b, &env) == nil
-		return nil, statusError(op, resp.StatusCode, b, &env, isJSON)
+		return nil, statusError(op, resp, b, &env, isJSON)
 	case kind == kindJSON:
 		// An error, or the test host's stub; never a file.
 		var env Envelope
-		if err := decodeAnswer(op, resp.StatusCode, b, &env); err != nil {
+		if err := decodeAnswer(op, resp, b, &env); err != nil {
 			return nil, err
 		}
 		return nil, &provider.APIError{Provider: Name, Operation: op, StatusCode: resp.StatusCode,
-			Message: "answer is JSON, not a file", Body: provider.Excerpt(b)}
+			Message: "answer is JSON, not a file", Body: provider.Excerpt(b), RetryAfter: provider.RetryAfter(resp)}
 	}
 	return b, nil
 }

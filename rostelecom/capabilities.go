@@ -1,19 +1,25 @@
 package rostelecom
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/provider"
 )
+
+var _ provider.WebhookTester = (*Client)(nil)
 
 // MakeCall implements pbx.Caller with call_back: the PBX rings the employee
 // with PIN req.Extension, then dials req.Phone. The phone is normalised and
@@ -96,7 +102,7 @@ func (c *Client) Subscribers(ctx context.Context) ([]pbx.Subscriber, error) {
 // History implements pbx.HistoryExporter: it orders an export of the period
 // (domain_call_history; a zero q.To means now), waits for the file, downloads
 // and parses it, and yields one pbx.CallRecord per row (see
-// HistoryRow.Record; Raw is a *HistoryRow).
+// HistoryRow.CallRecord; Raw is a *HistoryRow).
 //
 // The wait starts at Config.HistoryPoll and doubles after each "not ready"
 // answer, up to 2 minutes between attempts; a history_file_completed
@@ -126,7 +132,7 @@ func (c *Client) History(ctx context.Context, q pbx.HistoryQuery) iter.Seq2[pbx.
 				yield(pbx.CallRecord{}, err)
 				return
 			}
-			if !yield(row.Record(), nil) {
+			if !yield(row.CallRecord(), nil) {
 				return
 			}
 		}
@@ -241,4 +247,52 @@ func isClosed(ch chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// The made-up parties of WebhookTestRequest's notification: numbers no
+// real client or line has.
+const (
+	testCaller = "79990000000"
+	testLine   = "70000000000"
+)
+
+// WebhookTestRequest implements provider.WebhookTester. It builds the
+// call_events notification "new" of a made-up incoming call (from
+// 79990000000 to the line 70000000000, nobody rung yet) exactly as the PBX
+// sends it to the external-system address webhookURL: a POST to webhookURL
+// with "/call_events" appended to its path, its JSON body timestamped now in
+// the Client's Location and signed with the Client's ClientID and SignKey
+// (X-Client-ID, X-Client-Sign). callID is the session_id; a made-up one is
+// used when it is empty. Errors never quote the URL's user info or query.
+func (c *Client) WebhookTestRequest(ctx context.Context, webhookURL, callID string) (*http.Request, error) {
+	u, err := url.Parse(webhookURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("rostelecom: webhook URL %s is not an absolute http or https URL", provider.RedactURL(webhookURL))
+	}
+	if callID == "" {
+		callID = "webhook-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	body, err := json.Marshal(CallEventNotification{
+		State:         "new",
+		Type:          "incoming",
+		SessionID:     callID,
+		Timestamp:     time.Now().In(c.cfg.Location).Format(TimestampLayout),
+		FromNumber:    "sip:" + testCaller + "@" + c.cfg.Domain,
+		RequestNumber: "sip:" + testLine + "@" + c.cfg.Domain,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rostelecom: encoding the test notification: %w", err)
+	}
+	// The PBX appends the notification's name to the address it was given;
+	// the handler dispatches on that last segment.
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + NotifyCallEvents
+	u.RawPath = ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("rostelecom: building the test notification for %s failed", provider.RedactURL(webhookURL))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Client-ID", c.cfg.ClientID)
+	req.Header.Set("X-Client-Sign", Sign(c.cfg.ClientID, body, c.cfg.SignKey))
+	return req, nil
 }

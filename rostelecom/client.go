@@ -2,8 +2,6 @@ package rostelecom
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,36 +237,6 @@ func (c *Client) Domain() string { return c.cfg.Domain }
 // Location returns the zone the client reads the PBX's local times in.
 func (c *Client) Location() *time.Location { return c.cfg.Location }
 
-// Sign returns the X-Client-Sign value for body: the lowercase hex SHA-256 of
-// clientID, the body bytes and signKey concatenated, in that order. The PBX
-// hashes the exact bytes it receives, so sign the bytes you send and verify
-// the bytes you received, never a re-encoding.
-func Sign(clientID string, body []byte, signKey string) string {
-	sum := signSum(clientID, body, signKey)
-	var dst [2 * sha256.Size]byte
-	hex.Encode(dst[:], sum[:])
-	return string(dst[:])
-}
-
-// signSum hashes clientID ‖ body ‖ signKey. Small inputs are joined on the
-// stack and hashed in one go, so signing a notification does not allocate.
-func signSum(clientID string, body []byte, signKey string) [sha256.Size]byte {
-	var stack [1024]byte
-	if n := len(clientID) + len(body) + len(signKey); n <= len(stack) {
-		b := append(stack[:0], clientID...)
-		b = append(b, body...)
-		b = append(b, signKey...)
-		return sha256.Sum256(b)
-	}
-	h := sha256.New()
-	h.Write([]byte(clientID))
-	h.Write(body)
-	h.Write([]byte(signKey))
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
-}
-
 // Envelope is the part every API answer shares.
 type Envelope struct {
 	// Result is "0" on success and a vendor error code otherwise. The PBX
@@ -319,45 +287,51 @@ func (c *Client) call(ctx context.Context, op string, policy provider.Policy, in
 	if err != nil {
 		return err
 	}
-	return decodeAnswer(op, resp.StatusCode, b, out)
+	return decodeAnswer(op, resp, b, out)
 }
 
-// decodeAnswer turns an API answer into out (a pointer to a struct that
-// embeds Envelope) or an *provider.APIError.
-func decodeAnswer(op string, status int, b []byte, out any) error {
+// decodeAnswer turns the API answer resp, whose body is b, into out (a
+// pointer to a struct that embeds Envelope) or an *provider.APIError. Every
+// APIError it builds carries the wait a 429 or 503 asked for in
+// Retry-After.
+func decodeAnswer(op string, resp *http.Response, b []byte, out any) error {
+	status := resp.StatusCode
 	var env Envelope
 	envErr := json.Unmarshal(b, &env)
 	if status < 200 || status > 299 {
-		return statusError(op, status, b, &env, envErr == nil)
+		return statusError(op, resp, b, &env, envErr == nil)
+	}
+	apiErr := func(code, msg, body string) *provider.APIError {
+		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
+			Code: code, Message: msg, Body: body, RetryAfter: provider.RetryAfter(resp)}
 	}
 	if envErr != nil {
-		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
-			Message: "answer is not the expected JSON", Body: provider.Excerpt(b)}
+		return apiErr("", "answer is not the expected JSON", provider.Excerpt(b))
 	}
 	// result comes as "0" or 0 (the sources conflict; provider.String takes
 	// both). Every known answer carries it, so its absence is an error
 	// rather than a success (a reading, not documented).
 	if strings.TrimSpace(string(env.Result)) == "" {
-		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
-			Message: "answer has no result", Body: provider.Excerpt(b)}
+		return apiErr("", "answer has no result", provider.Excerpt(b))
 	}
 	// Any non-zero result is a refusal, including the test host's "1"
 	// with a success text; never branch on the text.
 	if !env.OK() {
-		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
-			Code: strings.TrimSpace(string(env.Result)), Message: env.ResultMessage}
+		return apiErr(strings.TrimSpace(string(env.Result)), env.ResultMessage, "")
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return &provider.APIError{Provider: Name, Operation: op, StatusCode: status,
-			Message: "unexpected answer: " + err.Error(), Body: provider.Excerpt(b)}
+		return apiErr("", "unexpected answer: "+err.Error(), provider.Excerpt(b))
 	}
 	return nil
 }
 
 // statusError is the *provider.APIError for a non-2xx answer, with the
-// vendor's code and text when the body is the usual JSON envelope.
-func statusError(op string, status int, b []byte, env *Envelope, isJSON bool) *provider.APIError {
-	e := &provider.APIError{Provider: Name, Operation: op, StatusCode: status, Body: provider.Excerpt(b)}
+// vendor's code and text when the body is the usual JSON envelope, and the
+// wait a 429 or 503 asked for in Retry-After.
+func statusError(op string, resp *http.Response, b []byte, env *Envelope, isJSON bool) *provider.APIError {
+	status := resp.StatusCode
+	e := &provider.APIError{Provider: Name, Operation: op, StatusCode: status, Body: provider.Excerpt(b),
+		RetryAfter: provider.RetryAfter(resp)}
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		// A rejected ID, signature or IP address (the whitelist); the
 		// status the PBX uses is not documented.

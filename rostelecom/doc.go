@@ -7,11 +7,9 @@
 // "rostelecom"), [pbx.Caller] (call_back), [pbx.RecordingFetcher]
 // (get_record), [pbx.SubscriberLister] (users_info) and
 // [pbx.HistoryExporter] (domain_call_history and download_call_history), and
-// offers each API method with typed requests and answers: [Client.CallBack],
-// [Client.CallInfo], [Client.GetRecord], [Client.UsersInfo],
-// [Client.OrderCallHistory], [Client.DownloadCallHistory].
+// offers each API method with typed requests and answers (see API).
 //
-// # Setting up the domain
+// # Setting up
 //
 // In the domain's personal cabinet the administrator switches on the
 // Integration API and copies two values: «Уникальный код идентификации»
@@ -29,6 +27,17 @@
 //     that trusts it (or the certificate downloaded from the cabinet)
 //     instead of turning verification off.
 //
+// Then, with a Client for the domain:
+//
+//	c, err := rostelecom.New(rostelecom.Config{ClientID: id, SignKey: key, Domain: "example.20.rt.ru"})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	// External-system address: https://crm.example.ru/pbx/rostelecom
+//	http.Handle("/pbx/rostelecom/", c.WebhookHandler(events, router))
+//	// Click to call: ring extension 201, then the client.
+//	res, err := c.MakeCall(ctx, pbx.CallRequest{Extension: "201", Phone: "8 (999) 123-45-67"})
+//
 // # Opening by DSN
 //
 //	import _ "github.com/pbxkit/pbxkit/rostelecom" // registers "rostelecom"
@@ -45,20 +54,11 @@
 //   - resolve_ended: Config.ResolveEnded, true or false;
 //   - location: Config.Location, an IANA zone ("Asia/Irkutsk") for domains
 //     outside Moscow time; provider.WithLocation overrides it;
-//   - timeout: Config.Timeout, a Go duration ("10s").
+//   - timeout: Config.Timeout, a Go duration ("10s");
+//   - history_poll: Config.HistoryPoll, a Go duration ("10s"); the
+//     rostelecomtest fake's DSN sets a short one.
 //
 // Any other parameter is an error. [ParseDSN] reads a DSN into a [Config].
-//
-// # Example
-//
-//	c, err := rostelecom.New(rostelecom.Config{ClientID: id, SignKey: key, Domain: "example.20.rt.ru"})
-//	if err != nil {
-//		log.Fatal(err)
-//	}
-//	// External-system address: https://crm.example.ru/pbx/rostelecom
-//	http.Handle("/pbx/rostelecom/", c.WebhookHandler(events, router))
-//	// Click to call: ring extension 201, then the client.
-//	res, err := c.MakeCall(ctx, pbx.CallRequest{Extension: "201", Phone: "8 (999) 123-45-67"})
 //
 // # Signing
 //
@@ -67,6 +67,21 @@
 // ([Sign]). There is no canonical JSON: the signature covers the exact
 // bytes, so the client marshals a request once and signs and sends those
 // bytes, and the webhook verifies the raw bytes before decoding anything.
+//
+// # API
+//
+// Each Integration API method has a typed request and answer:
+// [Client.CallBack] (call_back), [Client.CallInfo] (call_info),
+// [Client.GetRecord] (get_record), [Client.UsersInfo] (users_info),
+// [Client.OrderCallHistory] (domain_call_history) and
+// [Client.DownloadCallHistory] (download_call_history, parsed by
+// [ParseCallHistory]). The pbx capabilities are built on them:
+// [Client.MakeCall], [Client.FetchRecording], [Client.Subscribers] and
+// [Client.History], which orders an export, waits for it (polling from
+// Config.HistoryPoll, or woken by history_file_completed) and yields one
+// pbx.CallRecord per row ([HistoryRow.CallRecord]).
+// [Client.WebhookTestRequest] (provider.WebhookTester) builds a signed test
+// notification for a deployed receiver.
 //
 // # Notifications
 //
@@ -78,7 +93,10 @@
 // from E.164 or a SIP URI (a "number" longer than any phone number leaves
 // Phone empty; Raw keeps it); Extension is the employee's PIN (request_pin
 // on incoming calls, from_pin on outbound ones). HasRecording is the end
-// notification's is_record. See [ParseCallEvent] for the details.
+// notification's is_record. See [ParseCallEvent] for the details. The
+// decoded payloads map with [CallEventNotification.CallEvent],
+// [NumberInfoRequest.RouteQuery] and [HistoryFileCompleted.CallEvent], the
+// same names for the same step in every pbxkit vendor package.
 //
 // The end notification does not say whether the call was answered and
 // carries no duration, so its Outcome is OutcomeUnknown. Ask
@@ -105,18 +123,17 @@
 // Client's own History stops waiting for it at once, and your handler gets
 // it as EventUnknown with a *[HistoryFileCompleted].
 //
-// # Durations
-//
-// The notifications carry no duration: their TalkDuration and CallDuration
-// are zero, and a call journal computes them from the times of the new
-// (StartedAt), connected (AnsweredAt) and end (EndedAt) events. call_info and the call-log export have one figure,
-// duration, the manual's «Продолжительность вызова», 0 when there was no
-// connection. pbxkit reads it as the whole call, ringing included: the
+// Durations: the notifications carry none, so their TalkDuration and
+// CallDuration are zero, and a call journal computes them from the times of
+// the new (StartedAt), connected (AnsweredAt) and end (EndedAt) events.
+// call_info and the call-log export have one figure, duration, the
+// manual's «Продолжительность вызова», 0 when there was no connection.
+// pbxkit reads it as the whole call, ringing included: the
 // manual names it the call's (not the conversation's) length, and in its
 // one sample it equals the disconnect offset in session_log (8 s, with the
 // connection at 5 s), not the talk after it (3 s). So:
 //
-//   - a history row ([HistoryRow.Record]) fills CallDuration from it and
+//   - a history row ([HistoryRow.CallRecord]) fills CallDuration from it and
 //     leaves TalkDuration zero (the export has no answer time);
 //   - an end event resolved by call_info (Config.ResolveEnded) fills
 //     CallDuration from it, and TalkDuration (duration minus the offset)
@@ -125,9 +142,7 @@
 //   - a call without connection (duration 0) leaves both zero: unknown.
 //
 // This is a reading of second-hand material; if a live domain shows
-// duration to be the talk time, this section and the mapping change.
-//
-// # Raw payloads
+// duration to be the talk time, this reading and the mapping change.
 //
 // Raw always holds a pointer to the decoded vendor type:
 //
@@ -139,12 +154,13 @@
 //	| pbx.CallRecord from History                | *HistoryRow             |
 //	| pbx.Subscriber from Subscribers            | *User                   |
 //
-// # Errors and time limits
+// # Errors
 //
 // A PBX refusal (a non-zero result, or a non-2xx status) is a
 // *provider.APIError with the vendor's code and message; a rejected
-// signature or client ID matches provider.ErrUnauthorized. Something the
-// PBX has not prepared yet (a recording right after the call, a call-log
+// signature or client ID matches provider.ErrUnauthorized, and the wait a
+// 429 or 503 answer asked for in Retry-After is its RetryAfter. Something
+// the PBX has not prepared yet (a recording right after the call, a call-log
 // export being built) matches pbx.ErrNotReady. call_back, which rings a
 // phone, is never retried once it may have reached the PBX; reads are
 // retried with backoff. Redirects are never followed (they would carry the
@@ -158,11 +174,15 @@
 //
 // # Testing
 //
-// Package rostelecomtest is a fake of the PBX: it serves the API methods
-// above with the vendor's quirks, checks signatures, and plays scripted
-// calls to your webhook.
+// Package rostelecomtest is a fake of the PBX (a pbxtest.Fake, registered
+// with pbxtest as "rostelecom"): it serves the API methods above with the
+// vendor's quirks, checks signatures, and plays pbxtest's scripted calls to
+// your webhook with the notifications the PBX sends. Its Config and DSN
+// point a Client at it. rostelecomtest.Harness describes this package to
+// the conformance suite (provider/providertest), which conformance_test.go
+// runs.
 //
-// # Readings of an uncertain protocol
+// # Uncertain points
 //
 // The official manual could not be read first-hand; the API was
 // reconstructed from third-party integrations. Where they disagree or say
@@ -190,7 +210,12 @@
 //   - Webhook answers: 200 {"result":"0","resultMessage":"ok"}; missing
 //     headers 401, a wrong client ID or signature 403, a body that cannot
 //     be read 400 (with a generic message: the read error, which names
-//     socket addresses, is only journaled). Whether the PBX
-//     retries a failed notification is unknown. get_number_info answers are
-//     signed like requests (harmless if the PBX does not check).
+//     socket addresses, is only journaled), an event handler's error 500.
+//     Whether the PBX retries a failed notification is unknown.
+//     get_number_info answers are signed like requests (harmless if the PBX
+//     does not check).
+//   - The Transfer and GroupRing plays of rostelecomtest are readings too:
+//     disconnect_reason "0" (transfer) ends the first leg of a transfer,
+//     and a leg that only rang in a group ends with a disconnected without
+//     a reason ("no connection" in the manual's table).
 package rostelecom

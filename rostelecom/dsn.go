@@ -31,7 +31,7 @@ func init() {
 }
 
 // dsnParams are the query parameters a DSN may carry.
-var dsnParams = []string{"domain", "base_url", "route_timeout", "resolve_ended", "location", "timeout"}
+var dsnParams = []string{"domain", "base_url", "route_timeout", "resolve_ended", "location", "timeout", "history_poll"}
 
 // ParseDSN reads a Config from a DSN of the form
 //
@@ -93,6 +93,13 @@ func configFromURL(u *url.URL) (Config, error) {
 			return bad(`timeout must be a positive duration such as "10s"`)
 		}
 		cfg.Timeout = d
+	}
+	if v := q.Get("history_poll"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return bad(`history_poll must be a positive duration such as "10s"`)
+		}
+		cfg.HistoryPoll = d
 	}
 	if v := q.Get("resolve_ended"); v != "" {
 		b, err := provider.ParseBool(v)

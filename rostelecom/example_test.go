@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/rostelecom"
 	"github.com/pbxkit/pbxkit/rostelecom/rostelecomtest"
 )
@@ -18,7 +19,8 @@ func ExampleSign() {
 	// Output: fc95a524342dc68df90f7488e6d821c5a8a3b667d585490b50ebf939f1202c36
 }
 
-// A webhook that routes callers to their manager, fed by the fake PBX.
+// A webhook that routes callers to their manager, fed by the fake PBX
+// (whose users are pbxkit's seeded staff: PINs 101, 102, 103).
 func ExampleClient_WebhookHandler() {
 	fake := rostelecomtest.NewServer(rostelecomtest.Options{})
 	defer fake.Close()
@@ -32,24 +34,24 @@ func ExampleClient_WebhookHandler() {
 	})
 	router := pbx.RouterFunc(func(_ context.Context, q pbx.RouteQuery) (pbx.Route, error) {
 		if q.Phone == "79833574337" {
-			return pbx.Route{Extension: "202", DisplayName: "Orlov Aleksandr"}, nil
+			return pbx.Route{Extension: "102", DisplayName: "Orlov Aleksandr"}, nil
 		}
 		return pbx.Route{}, nil // no decision: the PBX's own rules
 	})
 	hook := httptest.NewServer(client.WebhookHandler(events, router))
 	defer hook.Close()
 
-	if _, err := fake.Play(context.Background(), hook.URL, rostelecomtest.Call{
-		Scenario: rostelecomtest.AnsweredIncoming, Caller: "79833574337",
+	if _, err := fake.Play(context.Background(), hook.URL, pbxtest.Call{
+		Scenario: pbxtest.AnsweredIncoming, Caller: "79833574337",
 	}); err != nil {
 		log.Fatal(err)
 	}
 	// Output:
 	// call_started inbound phone=79833574337 ext=
-	// ringing inbound phone=79833574337 ext=202
-	// answered inbound phone=79833574337 ext=202
-	// leg_ended inbound phone=79833574337 ext=202
-	// call_ended inbound phone=79833574337 ext=202
+	// ringing inbound phone=79833574337 ext=102
+	// answered inbound phone=79833574337 ext=102
+	// leg_ended inbound phone=79833574337 ext=102
+	// call_ended inbound phone=79833574337 ext=102
 }
 
 // Click to call through the capability interface.
@@ -61,9 +63,9 @@ func ExampleClient_MakeCall() {
 		log.Fatal(err)
 	}
 	var caller pbx.Caller = p
-	if _, err := caller.MakeCall(context.Background(), pbx.CallRequest{Extension: "201", Phone: "8 (999) 123-45-67"}); err != nil {
+	if _, err := caller.MakeCall(context.Background(), pbx.CallRequest{Extension: "101", Phone: "8 (999) 123-45-67"}); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(string(fake.RequestsFor(rostelecom.MethodCallBack)[0].Body))
-	// Output: {"request_number":"+79991234567","from_pin":"201"}
+	// Output: {"request_number":"+79991234567","from_pin":"101"}
 }

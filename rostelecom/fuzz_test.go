@@ -88,7 +88,7 @@ func FuzzParseCallHistory(f *testing.F) {
 			if r.Duration < 0 {
 				t.Fatal("negative duration")
 			}
-			rec := r.Record()
+			rec := r.CallRecord()
 			if rec.CallDuration < 0 || rec.TalkDuration != 0 {
 				t.Fatalf("durations of a history row: call %v, talk %v", rec.CallDuration, rec.TalkDuration)
 			}

@@ -363,7 +363,7 @@ func (h *historyReader) set(row *HistoryRow, name, v string) {
 	case "answering_pin":
 		row.AnsweringPIN = v
 	case "start_call_date":
-		row.StartCallDate, _ = parseTime(v, h.loc)
+		row.StartCallDate, _ = localTime(v, h.loc)
 	case "duration":
 		row.Duration = parseSeconds(v)
 	case "is_voicemail":
@@ -399,7 +399,7 @@ func parseSeconds(s string) time.Duration {
 	return d
 }
 
-// Record converts the row to the vendor-neutral form.
+// CallRecord converts the row to the vendor-neutral form.
 //
 // Direction comes from the direction column; a file without it gives
 // Inbound when orig_pin is empty (only employees have PINs) and Outbound
@@ -411,7 +411,7 @@ func parseSeconds(s string) time.Duration {
 // ringing included; zero when there was no connection); the export gives
 // no answer time, so TalkDuration stays zero. HasRecording is is_record.
 // Raw holds a *HistoryRow, a copy of row.
-func (row HistoryRow) Record() pbx.CallRecord {
+func (row HistoryRow) CallRecord() pbx.CallRecord {
 	rec := pbx.CallRecord{
 		CallID:    row.SessionID,
 		StartedAt: row.StartCallDate,
@@ -463,3 +463,9 @@ func (row HistoryRow) Record() pbx.CallRecord {
 	}
 	return rec
 }
+
+// Record is CallRecord.
+//
+// Deprecated: use [HistoryRow.CallRecord], the name every pbxkit vendor
+// uses for this step.
+func (row HistoryRow) Record() pbx.CallRecord { return row.CallRecord() }

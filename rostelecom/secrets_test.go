@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/rostelecom"
 	"github.com/pbxkit/pbxkit/rostelecom/rostelecomtest"
@@ -88,11 +89,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	hook := httptest.NewServer(c.WebhookHandler(pbx.EventHandlerFunc(func(context.Context, pbx.CallEvent) error { return nil }), nil))
 	defer hook.Close()
-	_, err = srv.Play(ctx, hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming})
+	_, err = srv.Play(ctx, hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming})
 	require.NoError(t, err)
 	badHook := httptest.NewServer(bad.WebhookHandler(nil, nil))
 	defer badHook.Close()
-	_, err = srv.Play(ctx, badHook.URL, rostelecomtest.Call{Scenario: rostelecomtest.MissedIncoming})
+	_, err = srv.Play(ctx, badHook.URL, pbxtest.Call{Scenario: pbxtest.MissedIncoming})
 	require.Error(t, err, "a wrong key rejects the notification")
 	collect(err)
 

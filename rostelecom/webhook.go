@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -75,10 +74,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	op := lastSegment(r.URL.Path)
 	status, err := h.serve(w, r, op)
-	if status == http.StatusInternalServerError {
-		h.c.log.LogAttrs(r.Context(), slog.LevelError, "rostelecom webhook: event handler failed",
-			slog.String("operation", op), slog.String("error", err.Error()))
-	}
+	// An event handler's failure was logged once by provider.HandOver.
 	// Rejections for authentication are logged at Warn (rate-limited),
 	// the rest at debug.
 	h.c.hooks.Log(r.Context(), op, status, start, err)
@@ -129,106 +125,27 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request, op string) (int,
 	}
 }
 
-// verify checks the headers, reads the body and checks its signature.
-func (c *Client) verify(r *http.Request) ([]byte, error) {
-	id := r.Header.Get("X-Client-Id")
-	sign := r.Header.Get("X-Client-Sign")
-	switch {
-	case id == "":
-		return nil, &provider.VerificationError{Provider: Name, Reason: provider.ReasonMissingHeader, Header: "X-Client-ID"}
-	case sign == "":
-		return nil, &provider.VerificationError{Provider: Name, Reason: provider.ReasonMissingHeader, Header: "X-Client-Sign"}
-	case !provider.SecretEqual(id, c.cfg.ClientID):
-		return nil, &provider.VerificationError{Provider: Name, Reason: provider.ReasonUnknownClient}
-	}
-	body, err := provider.ReadBody(r, provider.DefaultMaxBodySize)
-	if err != nil {
-		return nil, err
-	}
-	if !c.signatureOK(sign, body) {
-		return nil, &provider.VerificationError{Provider: Name, Reason: provider.ReasonBadSignature}
-	}
-	return body, nil
-}
-
-// signatureOK compares a received X-Client-Sign with the signature of body
-// in constant time, accepting upper-case hex.
-func (c *Client) signatureOK(got string, body []byte) bool {
-	return provider.HexEqual(strings.TrimSpace(got), Sign(c.cfg.ClientID, body, c.cfg.SignKey))
-}
-
 func (h *webhook) callEvents(w http.ResponseWriter, r *http.Request, body []byte) (int, error) {
 	n, err := decodeCallEvent(body)
 	if err != nil {
 		return fail(w, http.StatusBadRequest, errors.New("rostelecom: call_events: "+err.Error()))
 	}
-	e := n.event(h.c.cfg.Location, time.Now())
+	e := n.CallEvent(h.c.cfg.Location)
 	if e.Type == pbx.EventCallEnded && h.c.cfg.ResolveEnded && e.CallID != "" {
 		h.c.resolve(r.Context(), &e)
 	}
 	return h.deliver(w, r.Context(), e)
 }
 
-// deliver hands e to the event handler and answers the PBX.
+// deliver hands e to the event handler (provider.HandOver, which logs a
+// failure) and answers the PBX: 200, or 500 when the handler failed.
 func (h *webhook) deliver(w http.ResponseWriter, ctx context.Context, e pbx.CallEvent) (int, error) {
-	if h.events != nil {
-		if err := h.events.HandleEvent(ctx, e); err != nil {
-			provider.WriteJSON(w, http.StatusInternalServerError, Envelope{Result: "-1", ResultMessage: "event handler failed"})
-			return http.StatusInternalServerError, err
-		}
+	if err := provider.HandOver(ctx, h.events, h.c.log, e); err != nil {
+		provider.WriteJSON(w, http.StatusInternalServerError, Envelope{Result: "-1", ResultMessage: "event handler failed"})
+		return http.StatusInternalServerError, err
 	}
 	provider.WriteRawJSON(w, http.StatusOK, okAnswer)
 	return http.StatusOK, nil
-}
-
-// resolve fills the outcome, times and durations of an end event from
-// call_info, under ResolveTimeout; on failure e stays as it is
-// (OutcomeUnknown).
-//
-// call_info's duration is read as the whole call, ringing included (see
-// CallInfo.Duration), so it fills CallDuration; 0 means "no connection"
-// and leaves it unknown. The talk time and the answer time are filled only
-// when session_log shows when the call was connected (its first "cc"
-// entry): TalkDuration is duration minus that offset, AnsweredAt the start
-// plus it. The session_log grammar is inferred from one sample; a log that
-// does not read so leaves both zero.
-func (c *Client) resolve(ctx context.Context, e *pbx.CallEvent) {
-	ctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
-	defer cancel()
-	res, err := c.CallInfo(ctx, e.CallID)
-	if err != nil || res.Info == nil {
-		if err == nil {
-			err = errors.New("answer has no info")
-		}
-		c.log.LogAttrs(ctx, slog.LevelDebug, "rostelecom: call_info for an end event failed",
-			slog.String("call_id", e.CallID), slog.String("error", err.Error()))
-		return
-	}
-	info := res.Info
-	switch info.State {
-	case 1:
-		e.Outcome = pbx.OutcomeAnswered
-	case 2:
-		e.Outcome = pbx.OutcomeMissed
-	}
-	if info.IsRecord {
-		e.HasRecording = true
-	}
-	start, hasStart := info.StartedAt(c.cfg.Location)
-	if hasStart {
-		e.StartedAt = start
-	}
-	call := info.CallDuration()
-	if call <= 0 {
-		return
-	}
-	e.CallDuration = call
-	if off, ok := info.AnswerOffset(); ok && e.Outcome == pbx.OutcomeAnswered && off <= call {
-		e.TalkDuration = call - off
-		if hasStart {
-			e.AnsweredAt = start.Add(off)
-		}
-	}
 }
 
 func (h *webhook) numberInfo(w http.ResponseWriter, r *http.Request, body []byte) (int, error) {
@@ -237,13 +154,7 @@ func (h *webhook) numberInfo(w http.ResponseWriter, r *http.Request, body []byte
 		return fail(w, http.StatusBadRequest, errors.New("rostelecom: get_number_info: "+err.Error()))
 	}
 	q.Body = body
-	route, routeErr := provider.AskRouter(r.Context(), h.router, pbx.RouteQuery{
-		Provider: Name,
-		CallID:   strings.TrimSpace(q.SessionID),
-		Phone:    number(q.FromNumber),
-		Line:     number(q.RequestNumber),
-		Raw:      q,
-	}, h.c.cfg.RouteTimeout)
+	route, routeErr := provider.AskRouter(r.Context(), h.router, q.RouteQuery(), h.c.cfg.RouteTimeout)
 	out := emptyRouteAnswer
 	if !route.IsZero() {
 		b, err := json.Marshal(NumberInfoAnswer{Result: "0", ResultMessage: "ok", DisplayName: route.DisplayName, PIN: route.Extension})
@@ -275,13 +186,7 @@ func (h *webhook) historyCompleted(w http.ResponseWriter, r *http.Request, body 
 	if id := strings.TrimSpace(n.OrderID); id != "" {
 		h.c.orderDone(id)
 	}
-	return h.deliver(w, r.Context(), pbx.CallEvent{
-		Provider:  Name,
-		Type:      pbx.EventUnknown,
-		At:        time.Now().In(h.c.cfg.Location),
-		DedupeKey: provider.DedupeKey(body),
-		Raw:       n,
-	})
+	return h.deliver(w, r.Context(), n.CallEvent(h.c.cfg.Location))
 }
 
 // lastSegment returns the last segment of path, ignoring trailing slashes.

@@ -18,35 +18,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/rostelecom"
 	"github.com/pbxkit/pbxkit/rostelecom/rostelecomtest"
 )
-
-// recorder is an EventHandler that keeps what it gets.
-type recorder struct {
-	mu     sync.Mutex
-	events []pbx.CallEvent
-	err    error
-}
-
-func (r *recorder) HandleEvent(_ context.Context, e pbx.CallEvent) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return r.err
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.events = nil
-	r.mu.Unlock()
-}
-
-func (r *recorder) all() []pbx.CallEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]pbx.CallEvent(nil), r.events...)
-}
 
 func types(events []pbx.CallEvent) []pbx.EventType {
 	var out []pbx.EventType
@@ -86,7 +61,7 @@ func manualClient(t testing.TB, mutate ...func(*rostelecom.Config)) *rostelecom.
 
 func TestWebhookBadInput(t *testing.T) {
 	c := manualClient(t)
-	rec := &recorder{}
+	rec := &pbxtest.Recorder{}
 	routed := atomic.Int32{}
 	h := c.WebhookHandler(rec, pbx.RouterFunc(func(context.Context, pbx.RouteQuery) (pbx.Route, error) {
 		routed.Add(1)
@@ -169,7 +144,7 @@ func TestWebhookBadInput(t *testing.T) {
 			assert.NotContains(t, w.Body.String(), rostelecomtest.DefaultSignKey)
 		})
 	}
-	assert.Empty(t, rec.all(), "nothing reached the handler")
+	assert.Empty(t, rec.Events(), "nothing reached the handler")
 	assert.Zero(t, routed.Load(), "nothing reached the router")
 
 	// The same request, correctly signed, with upper-case hex and a
@@ -180,15 +155,15 @@ func TestWebhookBadInput(t *testing.T) {
 	h.ServeHTTP(w, r)
 	assert.Equal(t, 200, w.Code)
 	assert.Equal(t, `{"result":"0","resultMessage":"ok"}`, w.Body.String())
-	assert.Len(t, rec.all(), 1)
+	assert.Len(t, rec.Events(), 1)
 }
 
 func TestWebhookPlayedCalls(t *testing.T) {
-	srv := rostelecomtest.NewServer(rostelecomtest.Options{})
+	srv := rostelecomtest.NewServer(rostelecomtest.Options{Employees: manualStaff()})
 	defer srv.Close()
 	c, err := rostelecom.New(srv.Config())
 	require.NoError(t, err)
-	rec := &recorder{}
+	rec := &pbxtest.Recorder{}
 	var queries []pbx.RouteQuery
 	var qmu sync.Mutex
 	router := pbx.RouterFunc(func(_ context.Context, q pbx.RouteQuery) (pbx.Route, error) {
@@ -205,19 +180,19 @@ func TestWebhookPlayedCalls(t *testing.T) {
 	ctx := context.Background()
 
 	// Answered incoming, routed to the responsible manager.
-	played, err := srv.Play(ctx, hook.URL+"/pbx/rt/", rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming,
+	played, err := srv.PlayDetailed(ctx, hook.URL+"/pbx/rt/", pbxtest.Call{Scenario: pbxtest.AnsweredIncoming,
 		Caller: "79833574337", Line: "73852557475", Talk: 19 * time.Second})
 	require.NoError(t, err)
 	assert.True(t, played.Asked)
 	assert.Equal(t, []string{"202"}, played.Rang, "the fake rings the PIN the webhook answered")
 	assert.Equal(t, "202", played.AnsweredBy)
-	assert.Equal(t, "202", played.PIN)
-	assert.Equal(t, "Орлов Александр Владимирович", played.DisplayName)
+	assert.Equal(t, "202", played.Route.Extension)
+	assert.Equal(t, "Орлов Александр Владимирович", played.Route.DisplayName)
 	assert.Equal(t, `{"result":"0","resultMessage":"ok","displayName":"Орлов Александр Владимирович","PIN":"202"}`, string(played.Sent[0].Answer))
 	require.Len(t, queries, 1)
 	assert.Equal(t, pbx.RouteQuery{Provider: "rostelecom", Phone: "79833574337", Line: "73852557475", Raw: queries[0].Raw}, queries[0])
 
-	events := rec.all()
+	events := rec.Events()
 	assert.Equal(t, []pbx.EventType{pbx.EventCallStarted, pbx.EventRinging, pbx.EventAnswered, pbx.EventLegEnded, pbx.EventCallEnded}, types(events))
 	for _, e := range events {
 		assert.Equal(t, played.Call.CallID, e.CallID)
@@ -247,21 +222,21 @@ func TestWebhookPlayedCalls(t *testing.T) {
 	assert.EqualValues(t, rostelecomtest.DefaultRecordingSize, n)
 
 	// Missed incoming: nobody decided, the fake rings its default.
-	rec.reset()
-	played, err = srv.Play(ctx, hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.MissedIncoming, Caller: "73852557475", Extensions: []string{"201", "203"}})
+	rec.Reset()
+	played, err = srv.PlayDetailed(ctx, hook.URL, pbxtest.Call{Scenario: pbxtest.MissedIncoming, Caller: "73852557475", Extensions: []string{"201", "203"}})
 	require.NoError(t, err)
 	assert.Equal(t, `{"result":"0","resultMessage":"ok","displayName":"","PIN":""}`, string(played.Sent[0].Answer))
 	assert.Equal(t, []string{"201", "203"}, played.Rang, "nobody routed: the group rings")
 	assert.Empty(t, played.AnsweredBy)
-	assert.Equal(t, []pbx.EventType{pbx.EventCallStarted, pbx.EventRinging, pbx.EventRinging, pbx.EventCallEnded}, types(rec.all()))
-	assert.Equal(t, "203", rec.all()[2].Extension)
-	assert.False(t, rec.all()[3].HasRecording, `is_record "false" on a missed call's end`)
+	assert.Equal(t, []pbx.EventType{pbx.EventCallStarted, pbx.EventRinging, pbx.EventRinging, pbx.EventCallEnded}, types(rec.Events()))
+	assert.Equal(t, "203", rec.Events()[2].Extension)
+	assert.False(t, rec.Events()[3].HasRecording, `is_record "false" on a missed call's end`)
 
 	// Outbound callback.
-	rec.reset()
-	played, err = srv.Play(ctx, hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.OutboundCallback, Caller: "79991234567", Extensions: []string{"202"}})
+	rec.Reset()
+	played, err = srv.PlayDetailed(ctx, hook.URL, pbxtest.Call{Scenario: pbxtest.OutboundCallback, Caller: "79991234567", Extensions: []string{"202"}})
 	require.NoError(t, err)
-	events = rec.all()
+	events = rec.Events()
 	assert.Equal(t, []pbx.EventType{pbx.EventCallStarted, pbx.EventRinging, pbx.EventAnswered, pbx.EventLegEnded, pbx.EventCallEnded}, types(events))
 	for _, e := range events {
 		assert.Equal(t, pbx.Outbound, e.Direction)
@@ -272,13 +247,13 @@ func TestWebhookPlayedCalls(t *testing.T) {
 }
 
 func TestWebhookCallBackPlaysToTheConfiguredWebhook(t *testing.T) {
-	rec := &recorder{}
+	rec := &pbxtest.Recorder{}
 	var c *rostelecom.Client
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.WebhookHandler(rec, nil).ServeHTTP(w, r)
 	}))
 	defer hook.Close()
-	srv := rostelecomtest.NewServer(rostelecomtest.Options{})
+	srv := rostelecomtest.NewServer(rostelecomtest.Options{Employees: manualStaff()})
 	defer srv.Close()
 	srv.SetWebhook(hook.URL)
 	var err error
@@ -287,8 +262,8 @@ func TestWebhookCallBackPlaysToTheConfiguredWebhook(t *testing.T) {
 
 	res, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "202", Phone: "+7 999 123-45-67"})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(rec.all()) == 5 }, 5*time.Second, 5*time.Millisecond)
-	for _, e := range rec.all() {
+	require.Eventually(t, func() bool { return len(rec.Events()) == 5 }, 5*time.Second, 5*time.Millisecond)
+	for _, e := range rec.Events() {
 		assert.Equal(t, res.CallID, e.CallID)
 		assert.Equal(t, "202", e.Extension)
 	}
@@ -301,15 +276,15 @@ func TestWebhookResolveEnded(t *testing.T) {
 	cfg.ResolveEnded = true
 	c, err := rostelecom.New(cfg)
 	require.NoError(t, err)
-	rec := &recorder{}
+	rec := &pbxtest.Recorder{}
 	hook := httptest.NewServer(c.WebhookHandler(rec, nil))
 	defer hook.Close()
 
 	start := time.Now().Truncate(time.Second)
-	_, err = srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming, Start: start,
+	_, err = srv.Play(context.Background(), hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Start: start,
 		Ring: 5 * time.Second, Talk: 30 * time.Second})
 	require.NoError(t, err)
-	end := rec.all()[4]
+	end := rec.Events()[4]
 	assert.Equal(t, pbx.OutcomeAnswered, end.Outcome)
 	// call_info's duration is the whole call (ringing included); the
 	// answer offset in session_log gives the talk time.
@@ -319,10 +294,10 @@ func TestWebhookResolveEnded(t *testing.T) {
 	assert.True(t, start.Add(5*time.Second).Equal(end.AnsweredAt), "%v", end.AnsweredAt)
 	assert.True(t, end.HasRecording)
 
-	rec.reset()
-	_, err = srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.MissedIncoming})
+	rec.Reset()
+	_, err = srv.Play(context.Background(), hook.URL, pbxtest.Call{Scenario: pbxtest.MissedIncoming})
 	require.NoError(t, err)
-	missed := rec.all()[2]
+	missed := rec.Events()[2]
 	assert.Equal(t, pbx.OutcomeMissed, missed.Outcome)
 	assert.Zero(t, missed.CallDuration, "duration 0 (no connection) is unknown, not zero length")
 	assert.Zero(t, missed.TalkDuration)
@@ -331,16 +306,16 @@ func TestWebhookResolveEnded(t *testing.T) {
 	assert.Len(t, srv.RequestsFor(rostelecom.MethodCallInfo), 2, "one call_info per end")
 
 	// call_info failing leaves the outcome unknown and still delivers.
-	rec.reset()
+	rec.Reset()
 	srv.FailNext(rostelecom.MethodCallInfo, -1, "Превышен лимит запросов")
-	_, err = srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.MissedIncoming})
+	_, err = srv.Play(context.Background(), hook.URL, pbxtest.Call{Scenario: pbxtest.MissedIncoming})
 	require.NoError(t, err)
-	assert.Equal(t, pbx.OutcomeUnknown, rec.all()[2].Outcome)
+	assert.Equal(t, pbx.OutcomeUnknown, rec.Events()[2].Outcome)
 }
 
 func TestWebhookHandlerErrorGives500(t *testing.T) {
 	c := manualClient(t)
-	h := c.WebhookHandler(&recorder{err: errors.New("database is down")}, nil)
+	h := c.WebhookHandler(&pbxtest.Recorder{Err: errors.New("database is down")}, nil)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, signedRequest("/call_events", mustRead(t, "testdata/notifications/manual_new.json")))
 	assert.Equal(t, http.StatusInternalServerError, w.Code)
@@ -428,7 +403,7 @@ func TestWebhookReadErrorHidesAddresses(t *testing.T) {
 	c := manualClient(t, func(cfg *rostelecom.Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	rec := &recorder{}
+	rec := &pbxtest.Recorder{}
 	r := signedRequest("/rt/call_events", []byte(`{"state":"new"}`))
 	r.Body = &failingBody{}
 	r.ContentLength = -1
@@ -439,7 +414,7 @@ func TestWebhookReadErrorHidesAddresses(t *testing.T) {
 	for _, s := range []string{"127.0.0.1", "8080", "5555", "i/o timeout"} {
 		assert.NotContains(t, w.Body.String(), s)
 	}
-	assert.Empty(t, rec.all())
+	assert.Empty(t, rec.Events())
 	assert.Contains(t, logs.String(), "127.0.0.1:5555: i/o timeout", "the detail is journaled at debug")
 }
 
@@ -452,7 +427,7 @@ func TestWebhookRejectionsWarn(t *testing.T) {
 		cfg.ResolveEnded = true // no warning from New in the way
 		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
-	h := c.WebhookHandler(&recorder{}, nil)
+	h := c.WebhookHandler(&pbxtest.Recorder{}, nil)
 	good := mustRead(t, "testdata/notifications/manual_new.json")
 	badSign := "deadbeef" + strings.Repeat("0", 56)
 	for range 3 {
@@ -480,4 +455,34 @@ func TestWebhookRejectionsWarn(t *testing.T) {
 	for _, s := range []string{rostelecomtest.DefaultSignKey, badSign} {
 		assert.NotContains(t, out, s)
 	}
+}
+
+// TestWebhookHandlerFailureIsLoggedOnce: an event handler's error is logged
+// once, at Error, in the words every pbxkit provider uses
+// (provider.HandOver), naming the provider and the call; the PBX gets a
+// 500 that does not quote it.
+func TestWebhookHandlerFailureIsLoggedOnce(t *testing.T) {
+	var logs syncBuffer
+	c := manualClient(t, func(cfg *rostelecom.Config) {
+		cfg.ResolveEnded = true // no warning from New in the way
+		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	h := c.WebhookHandler(&pbxtest.Recorder{Err: errors.New("journal is down")}, nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, signedRequest("/rt/call_events", mustRead(t, "testdata/notifications/manual_new.json")))
+	require.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.NotContains(t, w.Body.String(), "journal is down")
+	var errorLines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		if m["level"] == "ERROR" {
+			errorLines = append(errorLines, m)
+		}
+	}
+	require.Len(t, errorLines, 1, logs.String())
+	assert.Contains(t, errorLines[0]["msg"], "pbx event handler failed")
+	assert.Equal(t, "rostelecom", errorLines[0]["provider"])
+	assert.Equal(t, "76981273981237", errorLines[0]["call_id"])
+	assert.Equal(t, "journal is down", errorLines[0]["error"])
 }

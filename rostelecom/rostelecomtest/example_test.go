@@ -7,12 +7,13 @@ import (
 	"net/http/httptest"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/rostelecom"
 	"github.com/pbxkit/pbxkit/rostelecom/rostelecomtest"
 )
 
 // Play a missed incoming call to a webhook that routes nobody: the fake
-// rings the group it was given.
+// rings the extensions it was given (the seeded staff has 101, 102, 103).
 func ExampleServer_Play() {
 	fake := rostelecomtest.NewServer(rostelecomtest.Options{})
 	defer fake.Close()
@@ -26,9 +27,9 @@ func ExampleServer_Play() {
 	}), nil))
 	defer hook.Close()
 
-	res, err := fake.Play(context.Background(), hook.URL, rostelecomtest.Call{
-		Scenario:   rostelecomtest.MissedIncoming,
-		Extensions: []string{"201", "202"},
+	res, err := fake.Play(context.Background(), hook.URL, pbxtest.Call{
+		Scenario:   pbxtest.MissedIncoming,
+		Extensions: []string{"101", "102"},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -36,10 +37,10 @@ func ExampleServer_Play() {
 	fmt.Println("asked:", res.Asked, "rang:", res.Rang, "answered:", res.AnsweredBy != "")
 	// Output:
 	// call_started ext=
-	// ringing ext=201
-	// ringing ext=202
-	// call_ended ext=201
-	// asked: true rang: [201 202] answered: false
+	// ringing ext=101
+	// ringing ext=102
+	// call_ended ext=101
+	// asked: true rang: [101 102] answered: false
 }
 
 // A click-to-call that makes the fake ring: SetWebhook plays the outbound
@@ -58,16 +59,16 @@ func ExampleServer_SetWebhook() {
 	defer hook.Close()
 	fake.SetWebhook(hook.URL)
 
-	if _, err := client.MakeCall(context.Background(), pbx.CallRequest{Extension: "202", Phone: "8 (999) 123-45-67"}); err != nil {
+	if _, err := client.MakeCall(context.Background(), pbx.CallRequest{Extension: "102", Phone: "8 (999) 123-45-67"}); err != nil {
 		log.Fatal(err)
 	}
 	if err := fake.Wait(); err != nil {
 		log.Fatal(err)
 	}
 	// Output:
-	// call_started outbound 202 79991234567
-	// ringing outbound 202 79991234567
-	// answered outbound 202 79991234567
-	// leg_ended outbound 202 79991234567
-	// call_ended outbound 202 79991234567
+	// call_started outbound 102 79991234567
+	// ringing outbound 102 79991234567
+	// answered outbound 102 79991234567
+	// leg_ended outbound 102 79991234567
+	// call_ended outbound 102 79991234567
 }

@@ -198,7 +198,7 @@ func (s *Server) OrderIDs() []string {
 // call_history_id», as observed); the same order while one is pending
 // gives «уже существует». With a webhook set, history_file_completed
 // follows shortly.
-func (s *Server) domainCallHistory(w http.ResponseWriter, _ *http.Request, req *Request) int {
+func (s *Server) domainCallHistory(w http.ResponseWriter, _ *http.Request, req *APIRequest) int {
 	from, errFrom := time.ParseInLocation("2006-1-2 15:04:05", req.Params["date_start"], s.loc)
 	to, errTo := time.ParseInLocation("2006-1-2 15:04:05", req.Params["date_end"], s.loc)
 	if errFrom != nil || errTo != nil {
@@ -255,7 +255,7 @@ func (s *Server) CompleteHistory(ctx context.Context, webhookURL, orderID string
 // downloadCallHistory answers 404 HTML while the file is "being prepared"
 // (and for an unknown order), then the export: the log's calls in the
 // ordered period, oldest first.
-func (s *Server) downloadCallHistory(w http.ResponseWriter, _ *http.Request, req *Request) int {
+func (s *Server) downloadCallHistory(w http.ResponseWriter, _ *http.Request, req *APIRequest) int {
 	id := strings.TrimSpace(req.Params["order_id"])
 	s.mu.Lock()
 	o := s.orders[id]

@@ -8,73 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/rostelecom"
 )
-
-// Scenario is a scripted call flow.
-type Scenario int
-
-// Scenarios.
-const (
-	// AnsweredIncoming: get_number_info, then call_events new, calling for
-	// each rung phone, connected (the first rung answers), disconnected,
-	// end with is_record.
-	AnsweredIncoming Scenario = iota + 1
-	// MissedIncoming: get_number_info, then new, calling for each rung
-	// phone, end.
-	MissedIncoming
-	// OutboundCallback: what follows a call_back: new, calling, connected,
-	// disconnected, end, of type outbound, from the first of Extensions to
-	// Caller.
-	OutboundCallback
-)
-
-var scenarioNames = [...]string{"", "AnsweredIncoming", "MissedIncoming", "OutboundCallback"}
-
-// String returns the constant's name.
-func (sc Scenario) String() string {
-	if sc > 0 && int(sc) < len(scenarioNames) {
-		return scenarioNames[sc]
-	}
-	return "Scenario(" + strconv.Itoa(int(sc)) + ")"
-}
-
-// Call describes one call to play. Only Scenario is required.
-type Call struct {
-	Scenario Scenario
-	// Caller is the external number (the caller of an incoming call, the
-	// callee of a callback), E.164 digits; default DefaultCaller.
-	Caller string
-	// Line is the company line an incoming call comes to; default
-	// DefaultLine.
-	Line string
-	// Extensions are the PINs rung when get_number_info names nobody (all
-	// at once, a group ring; the first answers); on a callback the first is
-	// the employee who calls. Default: the first user.
-	Extensions []string
-	// CallID is the session_id; generated (UUID-shaped) when empty.
-	CallID string
-	// SkipRouting plays an incoming call without get_number_info, as for a
-	// domain with dynamic routing off.
-	SkipRouting bool
-	// Start is when the call starts; default now. Notifications carry times
-	// computed from it in the server's Location; nothing waits for them.
-	Start time.Time
-	// Ring is how long phones ring before the answer (default 5 s) or, for
-	// a missed call, before the caller gives up (default 20 s).
-	Ring time.Duration
-	// Talk is the conversation's length; default 42 s.
-	Talk time.Duration
-	// NoRecord leaves an answered call without a recording.
-	NoRecord bool
-	// RecordingSize overrides Options.RecordingSize for this call.
-	RecordingSize int64
-}
 
 // Sent is one notification the fake sent and the webhook's answer.
 type Sent struct {
@@ -90,26 +31,14 @@ type Sent struct {
 	Answer []byte
 }
 
-// PlayResult is what happened during Play.
+// PlayResult is what PlayDetailed did: the neutral pbxtest.Played every
+// fake reports, and the Rostelecom notifications exactly as sent.
 type PlayResult struct {
-	// Call is the call as played, with the defaults filled in.
-	Call Call
-	// Asked says whether get_number_info was sent.
-	Asked bool
-	// PIN and DisplayName are the webhook's answer to it ("" when it named
-	// nobody).
-	PIN         string
-	DisplayName string
-	// Rang are the PINs that rang: the one the webhook named, else
-	// Call.Extensions.
-	Rang []string
-	// AnsweredBy is the PIN that answered; "" for a missed call. On a
-	// callback it is the employee who called.
-	AnsweredBy string
-	// Sent are the notifications, in order.
+	// Played is what Play returns. Route is the answer to get_number_info
+	// (PIN as Extension, displayName as DisplayName).
+	pbxtest.Played
+	// Sent are the notifications, in order, with the webhook's answers.
 	Sent []Sent
-	// Err is what Play returned.
-	Err error
 }
 
 // Events returns the call_events notifications sent.
@@ -123,69 +52,95 @@ func (p PlayResult) Events() []Sent {
 	return out
 }
 
-// Play sends the notifications of one call to webhookURL, the
+// Play implements pbxtest.Fake: it plays call as PlayDetailed does and
+// returns the neutral part of the result.
+func (s *Server) Play(ctx context.Context, webhookURL string, call pbxtest.Call) (pbxtest.Played, error) {
+	res, err := s.PlayDetailed(ctx, webhookURL, call)
+	return res.Played, err
+}
+
+// PlayDetailed sends the notifications of one call to webhookURL, the
 // external-system address (each notification's name is appended as the
 // last path segment), signed with the fake's credentials, one at a time,
-// each after the previous was answered (and Options.Pace between them).
+// each after the previous was answered (and Options.Pace between them), and
+// returns what it did with every notification sent and answered.
 //
-// For an incoming call it first asks get_number_info, unless
-// call.SkipRouting, and rings the PIN the webhook answered, falling back to
-// call.Extensions when it answered none. The call enters the fake's log
-// before the first call_events is sent, so call_info, get_record and the
-// export know it while it plays.
+// Every neutral scenario plays (see the pbxtest constants), with the
+// notifications the PBX sends in its order:
 //
-// It returns an error, and stops, when the webhook cannot be reached,
-// answers with a non-2xx status, or answers get_number_info with anything
-// but a JSON object holding "result" and, when present, string
-// "displayName" and "PIN" with exactly those spellings. The PlayResult,
-// also kept for Plays, says how far it got and what the routing answer
-// was.
-func (s *Server) Play(ctx context.Context, webhookURL string, call Call) (PlayResult, error) {
-	res := PlayResult{Call: s.withDefaults(call)}
+//   - an incoming call first asks get_number_info, unless
+//     call.SkipRouting, and rings the PIN the webhook answered, falling
+//     back to call.Extensions when it answered none; then call_events new,
+//     calling for each rung phone, and connected, disconnected and end
+//     (is_record "true" unless call.NoRecord) when answered, end
+//     (is_record "false") when missed;
+//   - OutboundCallback (what follows a call_back) is new, calling,
+//     connected, disconnected and end of type outbound, from the first of
+//     call.Extensions to call.Caller;
+//   - GroupRing rings every one of call.Extensions (the routing answer is
+//     asked but not followed); the first answers and each other leg gets
+//     a disconnected without a disconnect_reason (no connection; a reading
+//     of the manual's code table);
+//   - Transfer rings the routed PIN, else the first of call.Extensions,
+//     who answers and is disconnected with disconnect_reason "0"
+//     (transfer) halfway through call.Talk; the second of call.Extensions
+//     is then rung, answers and talks until the end. Played.AnsweredBy is
+//     the first who answered, as call_info's answering_pin says.
+//
+// The call enters the fake's log before the first call_events is sent, so
+// call_info, get_record and the export know it while it plays.
+//
+// It returns an error, and stops, when the scenario is unknown, the webhook
+// cannot be reached, answers with a non-2xx status, or answers
+// get_number_info with anything but a JSON object holding "result" and,
+// when present, string "displayName" and "PIN" with exactly those
+// spellings, or with a PIN the domain does not have (then nothing rings and
+// the call stays out of the log). The result, also kept for Plays, says how
+// far it got and what the routing answer was.
+func (s *Server) PlayDetailed(ctx context.Context, webhookURL string, call pbxtest.Call) (PlayResult, error) {
+	c := s.withDefaults(call)
+	res := PlayResult{Played: pbxtest.Played{Call: c, CallID: c.CallID}}
 	err := s.play(ctx, webhookURL, &res)
 	res.Err = err
+	res.Notifications = len(res.Sent)
 	s.mu.Lock()
-	s.plays = append(s.plays, res)
+	s.plays = append(s.plays, res.Played)
 	s.mu.Unlock()
 	return res, err
 }
 
-func (s *Server) withDefaults(c Call) Call {
-	if c.Caller == "" {
-		c.Caller = DefaultCaller
-	}
-	if c.Line == "" {
-		c.Line = DefaultLine
-	}
+// withDefaults fills c's empty fields: the extensions from the fake's own
+// users (all of them for GroupRing, the first two for Transfer, else the
+// first), the rest as pbxtest.Call.WithDefaults does, a UUID-shaped
+// CallID, and Start in the fake's Location.
+func (s *Server) withDefaults(c pbxtest.Call) pbxtest.Call {
 	if len(c.Extensions) == 0 {
-		c.Extensions = []string{s.opts.Users[0].PIN}
+		exts := s.extensions()
+		switch c.Scenario {
+		case pbxtest.GroupRing:
+			c.Extensions = exts
+		case pbxtest.Transfer:
+			c.Extensions = exts[:min(2, len(exts))]
+		default:
+			c.Extensions = exts[:1]
+		}
 	} else {
 		c.Extensions = append([]string(nil), c.Extensions...)
 	}
+	c = c.WithDefaults()
 	if c.CallID == "" {
 		c.CallID = newID()
 	}
-	if c.Start.IsZero() {
-		c.Start = time.Now()
-	}
 	c.Start = c.Start.In(s.loc)
-	if c.Ring <= 0 {
-		c.Ring = 5 * time.Second
-		if c.Scenario == MissedIncoming {
-			c.Ring = 20 * time.Second
-		}
-	}
-	if c.Talk <= 0 {
-		c.Talk = 42 * time.Second
-	}
 	return c
 }
 
-// entry is the log entry of a played call, ext being the employee.
-func (c Call) entry(ext string) HistoryEntry {
+// entry is the log entry of a played call, ext being the employee (who
+// answered first, or who was rung first when nobody answered).
+func entry(c pbxtest.Call, ext string) HistoryEntry {
 	e := HistoryEntry{CallID: c.CallID, Direction: 1, Caller: c.Caller, Line: c.Line, Extension: ext,
-		Answered: c.Scenario != MissedIncoming, Start: c.Start, Ring: c.Ring, Talk: c.Talk, Record: !c.NoRecord, RecordingSize: c.RecordingSize}
-	if c.Scenario == OutboundCallback {
+		Answered: c.Scenario.Answered(), Start: c.Start, Ring: c.Ring, Talk: c.Talk, Record: !c.NoRecord, RecordingSize: c.RecordingSize}
+	if c.Scenario == pbxtest.OutboundCallback {
 		e.Direction, e.Callback, e.Line = 2, true, ""
 	}
 	return e
@@ -194,7 +149,11 @@ func (c Call) entry(ext string) HistoryEntry {
 func (s *Server) play(ctx context.Context, webhookURL string, res *PlayResult) error {
 	c := res.Call
 	switch c.Scenario {
-	case AnsweredIncoming, MissedIncoming, OutboundCallback:
+	case pbxtest.AnsweredIncoming, pbxtest.MissedIncoming, pbxtest.OutboundCallback, pbxtest.GroupRing:
+	case pbxtest.Transfer:
+		if len(c.Extensions) < 2 {
+			return errors.New("rostelecomtest: Transfer needs two Extensions: who answers first and who the call is transferred to")
+		}
 	default:
 		return fmt.Errorf("rostelecomtest: unknown scenario %v", c.Scenario)
 	}
@@ -211,28 +170,39 @@ func (s *Server) play(ctx context.Context, webhookURL string, res *PlayResult) e
 		return sent, err
 	}
 
-	res.Rang = c.Extensions
-	incoming := c.Scenario != OutboundCallback
-	if incoming && !c.SkipRouting {
+	rang := c.Extensions
+	if c.Scenario.Incoming() && !c.SkipRouting {
 		res.Asked = true
 		q, _ := json.Marshal(rostelecom.NumberInfoRequest{Domain: s.opts.Domain, FromNumber: c.Caller, RequestNumber: c.Line})
 		sent, err := send(rostelecom.NotifyGetNumberInfo, "", q)
 		if err != nil {
 			return err
 		}
-		if res.PIN, res.DisplayName, err = ParseNumberInfoAnswer(sent.Answer); err != nil {
+		pin, name, err := ParseNumberInfoAnswer(sent.Answer)
+		if err != nil {
 			return err
 		}
-		if res.PIN != "" {
-			res.Rang = []string{res.PIN}
+		res.Route = pbx.Route{Extension: pin, DisplayName: name}
+		// GroupRing rings its group whatever the answer says.
+		if pin != "" && c.Scenario != pbxtest.GroupRing {
+			if !pbxtest.HasExtension(s.extensions(), pin) {
+				return fmt.Errorf("rostelecomtest: get_number_info answer names PIN %q, which the domain does not have (its users: %s); nothing rang",
+					pin, strings.Join(s.extensions(), ", "))
+			}
+			if c.Scenario == pbxtest.Transfer {
+				rang = []string{pin, c.Extensions[1]}
+			} else {
+				rang = []string{pin}
+			}
 		}
 	}
-	if c.Scenario != MissedIncoming {
-		res.AnsweredBy = res.Rang[0]
+	res.Rang = append([]string(nil), rang...)
+	if c.Scenario.Answered() {
+		res.AnsweredBy = rang[0]
 	}
-	s.AddHistory(c.entry(res.Rang[0]))
+	s.AddHistory(entry(c, rang[0]))
 
-	for _, n := range s.script(c, res.Rang) {
+	for _, n := range s.script(c, rang) {
 		if err := s.pause(ctx); err != nil {
 			return err
 		}
@@ -296,7 +266,7 @@ func (s *Server) pause(ctx context.Context) error {
 // script builds the call_events of a call, rang being the PINs rung (the
 // first answers), in the manual's shapes: numbers as SIP URIs, the user as
 // "login@domain" once an incoming call reaches one, is_record a string.
-func (s *Server) script(c Call, rang []string) []rostelecom.CallEventNotification {
+func (s *Server) script(c pbxtest.Call, rang []string) []rostelecom.CallEventNotification {
 	at := func(d time.Duration) string { return c.Start.Add(d).In(s.loc).Format(rostelecom.TimestampLayout) }
 	user := func(pin string) string { return s.login(pin) + "@" + s.opts.Domain }
 	record := "true"
@@ -314,25 +284,50 @@ func (s *Server) script(c Call, rang []string) []rostelecom.CallEventNotificatio
 		out = append(out, n)
 	}
 	ring, hangup := c.Ring, c.Ring+c.Talk
+	to := func(pin string) func(*rostelecom.CallEventNotification) {
+		return func(n *rostelecom.CallEventNotification) { n.RequestNumber, n.RequestPIN = user(pin), pin }
+	}
+	ended := func(pin, reason string) func(*rostelecom.CallEventNotification) {
+		return func(n *rostelecom.CallEventNotification) { to(pin)(n); n.DisconnectReason = reason }
+	}
 	switch c.Scenario {
-	case AnsweredIncoming, MissedIncoming:
+	case pbxtest.AnsweredIncoming, pbxtest.MissedIncoming, pbxtest.GroupRing, pbxtest.Transfer:
 		base.Type = "incoming"
 		base.FromNumber = "sip:" + c.Caller + "@" + s.opts.Domain
 		add("new", 0, func(n *rostelecom.CallEventNotification) { n.RequestNumber = "sip:" + c.Line + "@" + s.opts.Domain })
-		to := func(pin string) func(*rostelecom.CallEventNotification) {
-			return func(n *rostelecom.CallEventNotification) { n.RequestNumber, n.RequestPIN = user(pin), pin }
+		first := rang
+		if c.Scenario == pbxtest.Transfer {
+			first = rang[:1] // the second is rung at the transfer
 		}
-		for _, pin := range rang {
+		for _, pin := range first {
 			add("calling", time.Second, to(pin))
 		}
-		if c.Scenario == MissedIncoming {
+		if c.Scenario == pbxtest.MissedIncoming {
 			add("end", ring, func(n *rostelecom.CallEventNotification) { to(rang[0])(n); n.IsRecord = "false" })
 			break
 		}
 		add("connected", ring, to(rang[0]))
-		add("disconnected", hangup, func(n *rostelecom.CallEventNotification) { to(rang[0])(n); n.DisconnectReason = "5" })
-		add("end", hangup+200*time.Millisecond, func(n *rostelecom.CallEventNotification) { to(rang[0])(n); n.IsRecord = record })
-	case OutboundCallback:
+		last := rang[0]
+		switch c.Scenario {
+		case pbxtest.GroupRing:
+			// The other phones stop ringing: disconnect_reason "" is "no
+			// connection" in the manual's table (a reading: whether the
+			// PBX reports a leg that only rang is not documented).
+			for _, pin := range rang[1:] {
+				add("disconnected", ring, ended(pin, ""))
+			}
+		case pbxtest.Transfer:
+			// "0" is a transfer in the manual's table.
+			xfer := ring + c.Talk/2
+			answer := xfer + min(2*time.Second, c.Talk/4)
+			last = rang[1]
+			add("disconnected", xfer, ended(rang[0], "0"))
+			add("calling", xfer, to(last))
+			add("connected", answer, to(last))
+		}
+		add("disconnected", hangup, ended(last, "5"))
+		add("end", hangup+200*time.Millisecond, func(n *rostelecom.CallEventNotification) { to(last)(n); n.IsRecord = record })
+	case pbxtest.OutboundCallback:
 		// The PBX rings the employee first, then the client.
 		base.Type = "outbound"
 		base.FromNumber = "sip:" + user(rang[0])

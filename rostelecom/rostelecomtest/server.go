@@ -1,45 +1,3 @@
-// Package rostelecomtest is a fake Rostelecom Cloud PBX (ВАТС) for tests and
-// demos: an httptest server on 127.0.0.1 that speaks the Integration API the
-// way the rostelecom package expects the real one to, and a player of
-// scripted calls that sends signed notifications to a webhook.
-//
-// The fake
-//
-//   - serves call_back, call_info, get_record (a one-time link it serves
-//     itself, streaming MP3-like bytes of any size generated on the fly),
-//     users_info, domain_call_history and download_call_history (an HTML 404
-//     «File [...] not found» while the file is "being prepared", then a ZIP
-//     with a CSV inside);
-//   - answers with the vendor's quirks: result as the string "0" on some
-//     methods and the number 0 on others, Russian result messages, a single
-//     users object when one user is asked for;
-//   - checks X-Client-ID and X-Client-Sign on every API request over the
-//     exact bytes received (401 with a JSON error otherwise) and records
-//     every request (Requests);
-//   - plays scripted calls to a webhook (Play): an answered incoming call, a
-//     missed incoming call and an outbound callback, with the notifications
-//     the PBX sends in its order: get_number_info first for an incoming call
-//     (ringing the PIN the webhook answered), then call_events new, calling,
-//     connected, disconnected and end. With SetWebhook, every call_back is
-//     followed by the outbound flow, so a click-to-call "rings".
-//
-// Played and added calls form the fake's call log (History), which
-// call_info, get_record and the export read. Their duration is the whole
-// call, ringing included (0 for a call nobody answered), and session_log
-// shows the connection at the end of the ringing, as the rostelecom
-// package reads the manual.
-//
-// Typical use:
-//
-//	fake := rostelecomtest.NewServer(rostelecomtest.Options{})
-//	defer fake.Close()
-//	client, _ := rostelecom.New(fake.Config())
-//	hook := httptest.NewServer(client.WebhookHandler(events, router))
-//	res, err := fake.Play(ctx, hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming})
-//
-// What the real PBX answers to a bad signature, a malformed body or an
-// unknown session is not documented; the fake's choices are written next to
-// each method below.
 package rostelecomtest
 
 import (
@@ -60,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/rostelecom"
 )
@@ -73,34 +32,19 @@ const (
 	// DefaultDomain is the fake's domain name.
 	DefaultDomain = "example.20.rt.ru"
 	// DefaultCaller and DefaultLine are the external number and the company
-	// line of played calls, as the PBX writes them (E.164 digits).
-	DefaultCaller = "79991234567"
-	DefaultLine   = "74951234567"
+	// line of played calls, as the PBX writes them (E.164 digits): those of
+	// every pbxkit fake (pbxtest.DefaultCaller and pbxtest.DefaultLine).
+	DefaultCaller = pbxtest.DefaultCaller
+	DefaultLine   = pbxtest.DefaultLine
 	// DefaultRecordingSize is the size of a recording when neither Options
 	// nor the call say.
 	DefaultRecordingSize = 256 << 10
+	// DefaultHistoryPoll is the Config.HistoryPoll of the Config and the
+	// DSN the fake hands out: short, so that a call-log export against the
+	// fake takes milliseconds rather than the real client's 10 s first
+	// wait.
+	DefaultHistoryPoll = 20 * time.Millisecond
 )
-
-// User is a domain user (employee) of the fake.
-type User struct {
-	// PIN is the extension ("201").
-	PIN string
-	// Name is the login.
-	Name string
-	// DisplayName is the user's name.
-	DisplayName string
-}
-
-// DefaultUsers returns the fake's users when Options.Users is empty: the
-// subscribers "admin" 201 and "user1" 202 of the 1C subsystem manual's
-// screenshot, and a colleague.
-func DefaultUsers() []User {
-	return []User{
-		{PIN: "201", Name: "admin", DisplayName: "Балабанова Наталья Игнатьевна"},
-		{PIN: "202", Name: "user1", DisplayName: "Гладилина Вера Михайловна"},
-		{PIN: "203", Name: "user2", DisplayName: "Смирнов Олег Петрович"},
-	}
-}
 
 // Options configures a Server. The zero value of each field picks its
 // default.
@@ -108,9 +52,11 @@ type Options struct {
 	// ClientID, SignKey and Domain default to DefaultClientID,
 	// DefaultSignKey and DefaultDomain.
 	ClientID, SignKey, Domain string
-	// Users are the domain's users (default DefaultUsers()). call_back
-	// accepts only them.
-	Users []User
+	// Employees are the domain's users (default pbxtest.Employees(), the
+	// staff every pbxkit fake starts with): Extension is the user's PIN,
+	// Login the user's name (login), Name the display name. call_back
+	// accepts only them, and a routing answer must name one of them.
+	Employees []pbxtest.Employee
 	// Location is the zone of the fake's local times (default
 	// Europe/Moscow).
 	Location *time.Location
@@ -138,35 +84,25 @@ type Options struct {
 	Pace time.Duration
 }
 
-// Request is one request the fake received.
-type Request struct {
-	// Method and Path are the HTTP method and URL path.
-	Method string
-	Path   string
+// APIRequest is one request the fake received, with what the fake made of
+// it. Its embedded pbxtest.Request is what Requests returns.
+type APIRequest struct {
+	// Request holds the method, path, headers, body and arrival time.
 	// Operation is the API method ("call_back", ...), "record_download"
 	// for a recording link, or "unknown".
-	Operation string
+	pbxtest.Request
 	// SignatureOK says whether X-Client-ID and X-Client-Sign were right
 	// (always false for record_download, which is not signed).
 	SignatureOK bool
-	// ContentType is the request's Content-Type.
-	ContentType string
 	// Params are the decoded JSON body fields, as text.
 	Params map[string]string
-	// Body is the raw body.
-	Body []byte
 	// Status is the HTTP status the fake answered.
 	Status int
-	// At is when it arrived.
-	At time.Time
 }
 
 // Server is a running fake PBX. Its methods are safe for concurrent use.
 type Server struct {
-	// URL is the API base URL, such as "http://127.0.0.1:34567": put it in
-	// rostelecom.Config.BaseURL (Config does).
-	URL string
-
+	url    string
 	opts   Options
 	ts     *httptest.Server
 	loc    *time.Location
@@ -178,8 +114,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	webhook   string
-	requests  []Request
-	plays     []PlayResult
+	requests  []APIRequest
+	plays     []pbxtest.Played
 	asyncErrs []error
 	calls     map[string]*HistoryEntry
 	callOrder []string // call ids in the order they were added
@@ -188,6 +124,19 @@ type Server struct {
 	orders    map[string]*historyOrder
 	orderIDs  []string
 	failNext  map[string][]string
+}
+
+var _ pbxtest.Fake = (*Server)(nil)
+
+// init registers the fake with pbxtest, so that pbxtest.Start("rostelecom",
+// ...) and the programs that start every vendor's fake find it.
+func init() {
+	pbxtest.Register(pbxtest.Vendor{
+		Name: rostelecom.Name,
+		Start: func(o pbxtest.Options) (pbxtest.Fake, error) {
+			return NewServer(Options{RecordingSize: o.RecordingSize, Employees: o.Employees}), nil
+		},
+	})
 }
 
 // link is a one-time recording link.
@@ -207,10 +156,10 @@ func NewServer(opts Options) *Server {
 	if opts.Domain == "" {
 		opts.Domain = DefaultDomain
 	}
-	if len(opts.Users) == 0 {
-		opts.Users = DefaultUsers()
+	if len(opts.Employees) == 0 {
+		opts.Employees = pbxtest.Employees()
 	} else {
-		opts.Users = append([]User(nil), opts.Users...)
+		opts.Employees = append([]pbxtest.Employee(nil), opts.Employees...)
 	}
 	if opts.Location == nil {
 		opts.Location = provider.DefaultLocation()
@@ -239,7 +188,7 @@ func NewServer(opts Options) *Server {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	s.URL = s.ts.URL
+	s.url = s.ts.URL
 	return s
 }
 
@@ -251,8 +200,14 @@ func (s *Server) Close() {
 	s.ts.Close()
 }
 
-// ClientID, SignKey and Domain return the credentials the fake accepts
-// and signs with.
+// Name returns "rostelecom", the provider the fake imitates.
+func (s *Server) Name() string { return rostelecom.Name }
+
+// URL returns the API base URL, such as "http://127.0.0.1:34567": put it in
+// rostelecom.Config.BaseURL (Config does).
+func (s *Server) URL() string { return s.url }
+
+// ClientID returns the X-Client-ID the fake accepts and signs with.
 func (s *Server) ClientID() string { return s.opts.ClientID }
 
 // SignKey returns the key the fake verifies and signs with.
@@ -261,44 +216,78 @@ func (s *Server) SignKey() string { return s.opts.SignKey }
 // Domain returns the fake's domain.
 func (s *Server) Domain() string { return s.opts.Domain }
 
-// Config returns a rostelecom.Config that talks to the fake.
+// Config returns a rostelecom.Config that talks to the fake, with the
+// fake's Location and a short HistoryPoll (DefaultHistoryPoll).
 func (s *Server) Config() rostelecom.Config {
 	return rostelecom.Config{
-		ClientID: s.opts.ClientID,
-		SignKey:  s.opts.SignKey,
-		Domain:   s.opts.Domain,
-		BaseURL:  s.URL,
-		Location: s.loc,
+		ClientID:    s.opts.ClientID,
+		SignKey:     s.opts.SignKey,
+		Domain:      s.opts.Domain,
+		BaseURL:     s.url,
+		Location:    s.loc,
+		HistoryPoll: DefaultHistoryPoll,
 	}
 }
 
-// DSN returns a DSN that opens a rostelecom provider against the fake:
-// rostelecom://ID:KEY@127.0.0.1:PORT/?base_url=URL&domain=DOMAIN.
+// DSN returns a DSN that opens a rostelecom provider against the fake, with
+// the same settings as Config:
+// rostelecom://ID:KEY@127.0.0.1:PORT/?base_url=URL&domain=DOMAIN&history_poll=20ms&location=ZONE.
 func (s *Server) DSN() string {
+	q := url.Values{"domain": {s.opts.Domain}, "base_url": {s.url}, "history_poll": {DefaultHistoryPoll.String()}}
+	// A zone the DSN can name (not a fixed offset made up in a test).
+	if name := s.loc.String(); name != "Local" {
+		if _, err := time.LoadLocation(name); err == nil {
+			q.Set("location", name)
+		}
+	}
 	u := url.URL{
 		Scheme:   rostelecom.Name,
 		User:     url.UserPassword(s.opts.ClientID, s.opts.SignKey),
-		Host:     strings.TrimPrefix(s.URL, "http://"),
+		Host:     strings.TrimPrefix(s.url, "http://"),
 		Path:     "/",
-		RawQuery: url.Values{"domain": {s.opts.Domain}, "base_url": {s.URL}}.Encode(),
+		RawQuery: q.Encode(),
 	}
 	return u.String()
 }
 
-// Users returns the fake's users.
-func (s *Server) Users() []User { return append([]User(nil), s.opts.Users...) }
+// Employees returns the domain's users.
+func (s *Server) Employees() []pbxtest.Employee {
+	return append([]pbxtest.Employee(nil), s.opts.Employees...)
+}
 
-// Requests returns the requests the fake received, oldest first.
-func (s *Server) Requests() []Request {
+// extensions returns the users' PINs.
+func (s *Server) extensions() []string {
+	out := make([]string, len(s.opts.Employees))
+	for i, e := range s.opts.Employees {
+		out[i] = e.Extension
+	}
+	return out
+}
+
+// Requests returns the requests the fake received, oldest first, in the
+// form every pbxkit fake gives (pbxtest.Fake).
+func (s *Server) Requests() []pbxtest.Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
+	out := make([]pbxtest.Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = r.Request
+	}
+	return out
+}
+
+// APIRequests returns the requests the fake received, oldest first, with
+// what the fake made of them (signature check, parameters, answer status).
+func (s *Server) APIRequests() []APIRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]APIRequest(nil), s.requests...)
 }
 
 // RequestsFor returns the requests received for one operation.
-func (s *Server) RequestsFor(operation string) []Request {
-	var out []Request
-	for _, r := range s.Requests() {
+func (s *Server) RequestsFor(operation string) []APIRequest {
+	var out []APIRequest
+	for _, r := range s.APIRequests() {
 		if r.Operation == operation {
 			out = append(out, r)
 		}
@@ -306,18 +295,19 @@ func (s *Server) RequestsFor(operation string) []Request {
 	return out
 }
 
-// Plays returns every call the fake played (by Play or after a call_back),
-// in the order they finished.
-func (s *Server) Plays() []PlayResult {
+// Plays returns every call the fake played (by Play, PlayDetailed or after a
+// call_back), in the order they finished.
+func (s *Server) Plays() []pbxtest.Played {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]PlayResult(nil), s.plays...)
+	return append([]pbxtest.Played(nil), s.plays...)
 }
 
 // SetWebhook sets the external-system address. When set, every accepted
 // call_back is followed, asynchronously, by an OutboundCallback flow from
-// the requested user to the requested number, sent to url. An empty url
-// turns this off. Wait waits for those flows.
+// the requested user to the requested number, sent to url, and every
+// domain_call_history order by a history_file_completed notification. An
+// empty url turns this off. Wait waits for those flows.
 func (s *Server) SetWebhook(url string) {
 	s.mu.Lock()
 	s.webhook = url
@@ -359,10 +349,12 @@ func (s *Server) async(f func(ctx context.Context) error) {
 	}()
 }
 
+// login returns the login of the user with PIN pin, or pin itself for
+// someone the domain does not have.
 func (s *Server) login(pin string) string {
-	for _, u := range s.opts.Users {
-		if u.PIN == pin {
-			return u.Name
+	for _, e := range s.opts.Employees {
+		if e.Extension == pin {
+			return e.Login
 		}
 	}
 	return pin
@@ -381,7 +373,7 @@ func newID() string {
 const msgOK = "Операция выполнена успешно"
 
 // apiHandler answers one API method; it returns the HTTP status written.
-type apiHandler func(w http.ResponseWriter, r *http.Request, req *Request) int
+type apiHandler func(w http.ResponseWriter, r *http.Request, req *APIRequest) int
 
 func (s *Server) handler(op string) apiHandler {
 	switch op {
@@ -403,7 +395,8 @@ func (s *Server) handler(op string) apiHandler {
 
 // serveHTTP routes API methods and recording links and journals them.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	req := Request{Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type"), At: time.Now()}
+	req := APIRequest{Request: pbxtest.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Header: r.Header.Clone(), At: time.Now()}}
 	if strings.HasPrefix(r.URL.Path, recordPath) {
 		req.Operation = "record_download"
 		req.Status = s.serveRecording(w, r)
@@ -415,7 +408,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *Request) int {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, req *APIRequest) int {
 	op := strings.Trim(r.URL.Path, "/")
 	body, err := provider.ReadBody(r, provider.DefaultMaxBodySize)
 	if err != nil {
@@ -514,7 +507,7 @@ func notFoundHTML(w http.ResponseWriter, file string) int {
 // from_sipuri (which one the PBX requires is not documented; both are
 // used in production). An unknown user gives -20, the method's one
 // documented error code. The answer's result is the string "0".
-func (s *Server) callBack(w http.ResponseWriter, _ *http.Request, req *Request) int {
+func (s *Server) callBack(w http.ResponseWriter, _ *http.Request, req *APIRequest) int {
 	number := strings.TrimSpace(req.Params["request_number"])
 	pin, sipuri := strings.TrimSpace(req.Params["from_pin"]), strings.TrimSpace(req.Params["from_sipuri"])
 	if number == "" {
@@ -525,20 +518,16 @@ func (s *Server) callBack(w http.ResponseWriter, _ *http.Request, req *Request) 
 	}
 	if pin == "" {
 		login, _, _ := strings.Cut(strings.TrimPrefix(sipuri, "sip:"), "@")
-		for _, u := range s.opts.Users {
-			if u.Name == login {
-				pin = u.PIN
+		for _, e := range s.opts.Employees {
+			if e.Login == login {
+				pin = e.Extension
 			}
 		}
 	}
-	known := false
-	for _, u := range s.opts.Users {
-		known = known || u.PIN == pin
-	}
-	if !known {
+	if !pbxtest.HasExtension(s.extensions(), pin) {
 		return writeValue(w, map[string]string{"result": "-20", "resultMessage": "Ошибка при попытке выполнения обратного вызова"})
 	}
-	call := s.withDefaults(Call{Scenario: OutboundCallback, Caller: strings.TrimPrefix(number, "+"), Extensions: []string{pin}})
+	call := s.withDefaults(pbxtest.Call{Scenario: pbxtest.OutboundCallback, Caller: strings.TrimPrefix(number, "+"), Extensions: []string{pin}})
 	s.mu.Lock()
 	hook := s.webhook
 	s.mu.Unlock()
@@ -548,14 +537,14 @@ func (s *Server) callBack(w http.ResponseWriter, _ *http.Request, req *Request) 
 			return err
 		})
 	} else {
-		s.AddHistory(call.entry(pin))
+		s.AddHistory(entry(call, pin))
 	}
 	return writeValue(w, map[string]string{"result": "0", "resultMessage": msgOK, "session_id": call.CallID})
 }
 
 // callInfo answers with result as a number, as in the manual's sample; an
 // unknown session gives result -1 and info null.
-func (s *Server) callInfo(w http.ResponseWriter, _ *http.Request, req *Request) int {
+func (s *Server) callInfo(w http.ResponseWriter, _ *http.Request, req *APIRequest) int {
 	s.mu.Lock()
 	var e HistoryEntry
 	p := s.calls[strings.TrimSpace(req.Params["session_id"])]
@@ -599,7 +588,7 @@ const recordPath = "/records_new_scheme/record/download/"
 // call, a call without a recording and one not ready yet all answer result
 // -1 (the PBX is not known to tell them apart). ip_adress is optional; the
 // link ends in the allowed IP written as 12 digits.
-func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, req *Request) int {
+func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, req *APIRequest) int {
 	id := strings.TrimSpace(req.Params["session_id"])
 	ip := strings.TrimSpace(req.Params["ip_adress"])
 	if ip == "" {
@@ -629,7 +618,7 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, req *Request)
 		return refuse(w, "Запись разговора не найдена")
 	}
 	return writeValue(w, map[string]string{"result": "0", "resultMessage": msgOK,
-		"url": s.URL + recordPath + token + "/" + paddedIP(ip)})
+		"url": s.url + recordPath + token + "/" + paddedIP(ip)})
 }
 
 // paddedIP writes an IPv4 address as 12 digits, as real links end
@@ -679,14 +668,14 @@ func (s *Server) serveRecording(w http.ResponseWriter, r *http.Request) int {
 	h.Set("Content-Length", strconv.FormatInt(l.size, 10))
 	h.Set("Content-Disposition", `attachment; filename="`+token+`.mp3"`)
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(w, NewMP3Reader(l.size))
+	_, _ = io.Copy(w, pbxtest.NewMP3Reader(l.size))
 	return http.StatusOK
 }
 
 // usersInfo needs the fake's domain; result is a number; one user
 // (user_pin) comes as an object, as in the only known sample, several as
 // an array.
-func (s *Server) usersInfo(w http.ResponseWriter, _ *http.Request, req *Request) int {
+func (s *Server) usersInfo(w http.ResponseWriter, _ *http.Request, req *APIRequest) int {
 	if req.Params["domain"] != s.opts.Domain {
 		return writeJSON(w, http.StatusOK, `{"result":-1,"resultMessage":"Домен не найден"}`)
 	}
@@ -696,16 +685,16 @@ func (s *Server) usersInfo(w http.ResponseWriter, _ *http.Request, req *Request)
 		PIN         string `json:"pin"`
 	}
 	if pin := strings.TrimSpace(req.Params["user_pin"]); pin != "" {
-		for _, u := range s.opts.Users {
-			if u.PIN == pin {
-				return writeValue(w, map[string]any{"result": 0, "resultMessage": "", "users": user{u.DisplayName, u.Name, u.PIN}})
+		for _, e := range s.opts.Employees {
+			if e.Extension == pin {
+				return writeValue(w, map[string]any{"result": 0, "resultMessage": "", "users": user{e.Name, e.Login, e.Extension}})
 			}
 		}
 		return writeJSON(w, http.StatusOK, `{"result":-1,"resultMessage":"Пользователь не найден"}`)
 	}
-	users := make([]user, 0, len(s.opts.Users))
-	for _, u := range s.opts.Users {
-		users = append(users, user{u.DisplayName, u.Name, u.PIN})
+	users := make([]user, 0, len(s.opts.Employees))
+	for _, e := range s.opts.Employees {
+		users = append(users, user{e.Name, e.Login, e.Extension})
 	}
 	return writeValue(w, map[string]any{"result": 0, "resultMessage": "", "users": users})
 }

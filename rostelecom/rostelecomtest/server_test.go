@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/rostelecom"
 	"github.com/pbxkit/pbxkit/rostelecom/rostelecomtest"
 )
@@ -22,7 +23,7 @@ import (
 // post sends a correctly signed API request and returns status and body.
 func post(t *testing.T, srv *rostelecomtest.Server, method, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, srv.URL+"/"+method, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, srv.URL()+"/"+method, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("X-Client-ID", srv.ClientID())
 	req.Header.Set("X-Client-Sign", rostelecom.Sign(srv.ClientID(), []byte(body), srv.SignKey()))
@@ -34,8 +35,19 @@ func post(t *testing.T, srv *rostelecomtest.Server, method, body string) (int, s
 	return resp.StatusCode, string(b)
 }
 
+// manualStaff are the users of the 1C subsystem manual's screenshot
+// ("admin" 201 and "user1" 202) and a colleague, which the tests below were
+// written with.
+func manualStaff() []pbxtest.Employee {
+	return []pbxtest.Employee{
+		{Extension: "201", Login: "admin", Name: "Балабанова Наталья Игнатьевна"},
+		{Extension: "202", Login: "user1", Name: "Гладилина Вера Михайловна"},
+		{Extension: "203", Login: "user2", Name: "Смирнов Олег Петрович"},
+	}
+}
+
 func TestFakeAnswersLikeThePBX(t *testing.T) {
-	srv := rostelecomtest.NewServer(rostelecomtest.Options{})
+	srv := rostelecomtest.NewServer(rostelecomtest.Options{Employees: manualStaff()})
 	defer srv.Close()
 	id := srv.AddHistory(rostelecomtest.HistoryEntry{Caller: "79991234567", Line: "74951234567", Extension: "201", Answered: true, Talk: 8 * time.Second, Record: true})
 
@@ -78,7 +90,7 @@ func TestFakeAnswersLikeThePBX(t *testing.T) {
 	status, _ = post(t, srv, "no_such_method", `{}`)
 	assert.Equal(t, 404, status)
 
-	resp, err := http.Get(srv.URL + "/users_info")
+	resp, err := http.Get(srv.URL() + "/users_info")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
@@ -131,25 +143,26 @@ func TestPlayStopsOnAFailingWebhook(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	defer hook.Close()
-	played, err := srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming})
+	played, err := srv.PlayDetailed(context.Background(), hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "500")
 	assert.Len(t, played.Sent, 2, "get_number_info, then the failing new")
 	assert.Equal(t, 2, n)
+	assert.Equal(t, 2, played.Notifications)
 
-	_, err = srv.Play(context.Background(), hook.URL, rostelecomtest.Call{})
+	_, err = srv.Play(context.Background(), hook.URL, pbxtest.Call{})
 	assert.Error(t, err, "a call needs a scenario")
 }
 
 func TestPlayedNotificationsLookLikeTheManual(t *testing.T) {
-	srv := rostelecomtest.NewServer(rostelecomtest.Options{})
+	srv := rostelecomtest.NewServer(rostelecomtest.Options{Employees: manualStaff()})
 	defer srv.Close()
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"result":"0","resultMessage":"ok","displayName":"Альфа","PIN":"202"}`)
 	}))
 	defer hook.Close()
 	start := time.Date(2018, 4, 23, 15, 1, 27, 214e6, time.FixedZone("MSK", 3*3600))
-	played, err := srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming,
+	played, err := srv.PlayDetailed(context.Background(), hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming,
 		CallID: "76981273981237", Caller: "79771234567", Line: "74951234567", Start: start})
 	require.NoError(t, err)
 	assert.Equal(t, `{"domain":"example.20.rt.ru","from_number":"79771234567","request_number":"74951234567"}`, string(played.Sent[0].Body))
@@ -164,19 +177,20 @@ func TestPlayedNotificationsLookLikeTheManual(t *testing.T) {
 	assert.Equal(t, "true", end["is_record"], "a string, as the PBX sends it")
 }
 
+// TestMP3Reader: the fake's recordings are pbxtest's generated stream.
 func TestMP3Reader(t *testing.T) {
-	b, err := io.ReadAll(rostelecomtest.NewMP3Reader(10_000))
+	b, err := io.ReadAll(pbxtest.NewMP3Reader(10_000))
 	require.NoError(t, err)
 	assert.Len(t, b, 10_000)
 	assert.Equal(t, "ID3", string(b[:3]))
 	assert.Equal(t, []byte{0xFF, 0xFB}, b[10:12], "an MPEG frame follows the tag")
 	assert.Equal(t, []byte{0xFF, 0xFB}, b[10+417:10+419], "and the next one")
 
-	r := rostelecomtest.NewMP3Reader(1 << 30)
+	r := pbxtest.NewMP3Reader(1 << 30)
 	buf := make([]byte, 32<<10)
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = r.Read(buf) }))
 
-	empty, err := io.ReadAll(rostelecomtest.NewMP3Reader(0))
+	empty, err := io.ReadAll(pbxtest.NewMP3Reader(0))
 	require.NoError(t, err)
 	assert.Empty(t, empty)
 }
@@ -242,7 +256,7 @@ func TestPlayRejectsAWrongRoutingAnswer(t *testing.T) {
 		_, _ = io.WriteString(w, `{"result":"0","pin":"202"}`)
 	}))
 	defer hook.Close()
-	res, err := srv.Play(context.Background(), hook.URL, rostelecomtest.Call{Scenario: rostelecomtest.AnsweredIncoming})
+	res, err := srv.PlayDetailed(context.Background(), hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming})
 	require.ErrorContains(t, err, `spells "pin"`)
 	assert.True(t, res.Asked)
 	assert.Len(t, res.Sent, 1)
@@ -250,7 +264,7 @@ func TestPlayRejectsAWrongRoutingAnswer(t *testing.T) {
 }
 
 func TestSetWebhookRingsAfterCallBack(t *testing.T) {
-	srv := rostelecomtest.NewServer(rostelecomtest.Options{})
+	srv := rostelecomtest.NewServer(rostelecomtest.Options{Employees: manualStaff()})
 	defer srv.Close()
 	var mu sync.Mutex
 	var states []string

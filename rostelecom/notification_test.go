@@ -141,7 +141,8 @@ func TestParseCallEventErrors(t *testing.T) {
 	}
 }
 
-func TestParseTime(t *testing.T) {
+// TestLocalTime: the PBX's times, read through provider.ParseLocalTime.
+func TestLocalTime(t *testing.T) {
 	msk := provider.DefaultLocation()
 	tests := []struct {
 		in   string
@@ -161,7 +162,7 @@ func TestParseTime(t *testing.T) {
 		{"0", time.Time{}, false},
 	}
 	for _, tt := range tests {
-		got, ok := parseTime(tt.in, msk)
+		got, ok := localTime(tt.in, msk)
 		assert.Equal(t, tt.ok, ok, tt.in)
 		if tt.ok {
 			assert.True(t, tt.want.Equal(got), "%s: %v", tt.in, got)
@@ -207,7 +208,7 @@ func TestHugeNumberIsNotAPhone(t *testing.T) {
 		assert.Empty(t, e.Line)
 		assert.Contains(t, string(e.Raw.(*CallEventNotification).Body), huge, "Raw keeps the value")
 	}
-	rec := HistoryRow{SessionID: "s", Direction: 1, OrigNumber: "sip:" + huge + "@d", DestNumber: huge}.Record()
+	rec := HistoryRow{SessionID: "s", Direction: 1, OrigNumber: "sip:" + huge + "@d", DestNumber: huge}.CallRecord()
 	assert.Empty(t, rec.Phone)
 	assert.Empty(t, rec.Line)
 	assert.Equal(t, "sip:"+huge+"@d", rec.Raw.(*HistoryRow).OrigNumber)
@@ -262,4 +263,37 @@ func TestCallInfoDurations(t *testing.T) {
 			assert.Equal(t, tt.offset, off)
 		})
 	}
+}
+
+// TestMappingMethods: each decoded payload maps to the neutral value with
+// the method every pbxkit vendor names the same way, as the webhook maps it.
+func TestMappingMethods(t *testing.T) {
+	loc := time.FixedZone("IRKT", 8*3600)
+	body := readFixture(t, "notifications/manual_connected.json")
+	want, err := ParseCallEvent(body, loc)
+	require.NoError(t, err)
+	n, err := decodeCallEvent(body)
+	require.NoError(t, err)
+	got := n.CallEvent(loc)
+	assert.Equal(t, want, got, "CallEvent is ParseCallEvent's mapping")
+	assert.Equal(t, time.Date(2018, 4, 23, 15, 1, 29, 214e6, loc), got.At)
+	assert.Same(t, n, got.Raw)
+	assert.Equal(t, provider.DefaultLocation(), n.CallEvent(nil).At.Location(), "nil: Moscow")
+
+	q := &NumberInfoRequest{Domain: "d", FromNumber: "74959561111", RequestNumber: "sip:74992222222@d", SessionID: " s1 "}
+	assert.Equal(t, pbx.RouteQuery{Provider: Name, CallID: "s1", Phone: "74959561111", Line: "74992222222", Raw: q}, q.RouteQuery())
+
+	hb := []byte(`{"order_id":"o1","result":"0"}`)
+	h := &HistoryFileCompleted{OrderID: "o1", Result: "0", Body: hb}
+	e := h.CallEvent(loc)
+	assert.Equal(t, pbx.EventUnknown, e.Type)
+	assert.Equal(t, Name, e.Provider)
+	assert.Equal(t, provider.DedupeKey(hb), e.DedupeKey)
+	assert.Same(t, h, e.Raw)
+	assert.Equal(t, loc, e.At.Location())
+	assert.WithinDuration(t, time.Now(), e.At, time.Minute)
+
+	row := HistoryRow{SessionID: "s", Direction: 2, OrigPIN: "201", DestNumber: "sip:79991234567@d", State: 1}
+	assert.Equal(t, row.CallRecord(), row.Record(), "the deprecated name maps the same")
+	assert.Equal(t, "79991234567", row.CallRecord().Phone)
 }

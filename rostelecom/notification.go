@@ -1,9 +1,11 @@
 package rostelecom
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"time"
@@ -81,6 +83,19 @@ type NumberInfoRequest struct {
 	Body json.RawMessage `json:"-"`
 }
 
+// RouteQuery maps the question to a pbx.RouteQuery: Phone is from_number
+// and Line request_number, both normalised; CallID is session_id when a
+// platform sends one; Raw is q.
+func (q *NumberInfoRequest) RouteQuery() pbx.RouteQuery {
+	return pbx.RouteQuery{
+		Provider: Name,
+		CallID:   strings.TrimSpace(q.SessionID),
+		Phone:    number(q.FromNumber),
+		Line:     number(q.RequestNumber),
+		Raw:      q,
+	}
+}
+
 // NumberInfoAnswer is the answer to get_number_info. The key spellings
 // displayName and PIN matter.
 type NumberInfoAnswer struct {
@@ -101,6 +116,22 @@ type HistoryFileCompleted struct {
 	Result        string          `json:"result"`
 	ResultMessage string          `json:"resultMessage,omitempty"`
 	Body          json.RawMessage `json:"-"`
+}
+
+// CallEvent maps the notification to a pbx.CallEvent of type
+// pbx.EventUnknown (it is about an export, not a call), at the current time
+// in loc (nil: Europe/Moscow), with n as Raw.
+func (n *HistoryFileCompleted) CallEvent(loc *time.Location) pbx.CallEvent {
+	if loc == nil {
+		loc = provider.DefaultLocation()
+	}
+	return pbx.CallEvent{
+		Provider:  Name,
+		Type:      pbx.EventUnknown,
+		At:        time.Now().In(loc),
+		DedupeKey: provider.DedupeKey(n.Body),
+		Raw:       n,
+	}
 }
 
 // ParseCallEvent decodes a call_events body and maps it to a pbx.CallEvent,
@@ -128,10 +159,7 @@ func ParseCallEvent(body []byte, loc *time.Location) (pbx.CallEvent, error) {
 	if err != nil {
 		return pbx.CallEvent{}, err
 	}
-	if loc == nil {
-		loc = provider.DefaultLocation()
-	}
-	return n.event(loc, time.Now()), nil
+	return n.CallEvent(loc), nil
 }
 
 func decodeCallEvent(body []byte) (*CallEventNotification, error) {
@@ -208,8 +236,18 @@ func decodeLenient(body []byte, v any) error {
 	return nil
 }
 
-// event maps the notification; now is the receive time.
-func (n *CallEventNotification) event(loc *time.Location, now time.Time) pbx.CallEvent {
+// CallEvent maps the notification to a pbx.CallEvent as [ParseCallEvent]
+// describes, with loc the zone of the PBX's local times (nil:
+// Europe/Moscow). A missing or unreadable timestamp gives the current time.
+func (n *CallEventNotification) CallEvent(loc *time.Location) pbx.CallEvent {
+	if loc == nil {
+		loc = provider.DefaultLocation()
+	}
+	return n.callEvent(loc, time.Now())
+}
+
+// callEvent maps the notification; now is the receive time.
+func (n *CallEventNotification) callEvent(loc *time.Location, now time.Time) pbx.CallEvent {
 	e := pbx.CallEvent{
 		Provider:  Name,
 		Type:      eventType(n.State),
@@ -223,7 +261,7 @@ func (n *CallEventNotification) event(loc *time.Location, now time.Time) pbx.Cal
 	}
 	// The timestamp's zone is not stated; it is read in the configured
 	// Location (Moscow by default, as integrations assume).
-	if t, ok := parseTime(n.Timestamp, loc); ok {
+	if t, ok := localTime(n.Timestamp, loc); ok {
 		e.At = t
 	} else {
 		e.At = now.In(loc)
@@ -312,33 +350,60 @@ func number(s string) string {
 	return n
 }
 
-// parseTime reads a PBX time: "YYYY-MM-DD HH:MM:SS[.mmm]" (or with "T") in
-// loc, or Unix seconds (milliseconds above 1e12).
-func parseTime(s string, loc *time.Location) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, false
-	}
-	if isDigits(s) {
-		return provider.ParseUnix(s, loc)
-	}
-	for _, layout := range timeLayouts {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
+// localTime reads a PBX time with provider.ParseLocalTime:
+// "YYYY-MM-DD HH:MM:SS[.mmm]" (or with "T") in loc, or Unix seconds
+// (milliseconds above 1e12). ok is false for an empty or unreadable value.
+func localTime(s string, loc *time.Location) (t time.Time, ok bool) {
+	t, err := provider.ParseLocalTime(s, loc)
+	return t, err == nil && !t.IsZero()
 }
 
-// timeLayouts accept an optional fraction of a second (time.Parse reads one
-// after the seconds) and unpadded dates.
-var timeLayouts = []string{"2006-1-2 15:04:05", "2006-1-2T15:04:05", "2.1.2006 15:04:05"}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
+// resolve fills the outcome, times and durations of an end event from
+// call_info, under ResolveTimeout; on failure e stays as it is
+// (OutcomeUnknown).
+//
+// call_info's duration is read as the whole call, ringing included (see
+// CallInfo.Duration), so it fills CallDuration; 0 means "no connection"
+// and leaves it unknown. The talk time and the answer time are filled only
+// when session_log shows when the call was connected (its first "cc"
+// entry): TalkDuration is duration minus that offset, AnsweredAt the start
+// plus it. The session_log grammar is inferred from one sample; a log that
+// does not read so leaves both zero.
+func (c *Client) resolve(ctx context.Context, e *pbx.CallEvent) {
+	ctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
+	defer cancel()
+	res, err := c.CallInfo(ctx, e.CallID)
+	if err != nil || res.Info == nil {
+		if err == nil {
+			err = errors.New("answer has no info")
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "rostelecom: call_info for an end event failed",
+			slog.String("call_id", e.CallID), slog.String("error", err.Error()))
+		return
+	}
+	info := res.Info
+	switch info.State {
+	case 1:
+		e.Outcome = pbx.OutcomeAnswered
+	case 2:
+		e.Outcome = pbx.OutcomeMissed
+	}
+	if info.IsRecord {
+		e.HasRecording = true
+	}
+	start, hasStart := info.StartedAt(c.cfg.Location)
+	if hasStart {
+		e.StartedAt = start
+	}
+	call := info.CallDuration()
+	if call <= 0 {
+		return
+	}
+	e.CallDuration = call
+	if off, ok := info.AnswerOffset(); ok && e.Outcome == pbx.OutcomeAnswered && off <= call {
+		e.TalkDuration = call - off
+		if hasStart {
+			e.AnsweredAt = start.Add(off)
 		}
 	}
-	return s != ""
 }
