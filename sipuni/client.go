@@ -1,11 +1,13 @@
 package sipuni
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,7 +17,6 @@ import (
 
 	"github.com/google/go-querystring/query"
 
-	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/provider"
 )
 
@@ -196,14 +197,6 @@ func (c Client) GoString() string { return c.String() }
 // LogValue makes the client a slog group without any secret.
 func (c Client) LogValue() slog.Value { return slog.GroupValue(c.attrs()...) }
 
-var (
-	_ pbx.Provider         = (*Client)(nil)
-	_ pbx.Caller           = (*Client)(nil)
-	_ pbx.RecordingFetcher = (*Client)(nil)
-	_ pbx.SubscriberLister = (*Client)(nil)
-	_ pbx.HistoryExporter  = (*Client)(nil)
-)
-
 // New validates cfg and returns a Client. Its errors never contain the
 // secret, the webhook token or the webhook password.
 //
@@ -375,18 +368,6 @@ func looksHTML(b []byte) bool {
 
 var utf8BOM = []byte("\uFEFF")
 
-// CallResponse is Sipuni's answer to a call-control method.
-type CallResponse struct {
-	// ID is the "id" Sipuni returns for an accepted order (a callback
-	// order id, when sent). It is not the call_id of the events that follow.
-	ID string `json:"id,omitempty"`
-	// CallID is the "callId" field, when sent. No source shows what it
-	// names; it is not known to be the call_id of the events either.
-	CallID string `json:"callId,omitempty"`
-	// Message is the "message" (or "msg") text, when sent.
-	Message string `json:"message,omitempty"`
-}
-
 // apiAnswer is the JSON of the call-control methods. No source shows an
 // exact error body: clients read "message" or "msg" when success is false,
 // and "error" is read too when it is a string.
@@ -412,10 +393,11 @@ func (c *Client) postJSON(ctx context.Context, method string, policy provider.Po
 	if e := classify(method, resp, b); e != nil {
 		return CallResponse{}, e
 	}
-	return decodeAnswer(method, resp.StatusCode, b)
+	return decodeAnswer(method, resp, b)
 }
 
-func decodeAnswer(method string, status int, b []byte) (CallResponse, error) {
+func decodeAnswer(method string, resp *http.Response, b []byte) (CallResponse, error) {
+	status, wait := resp.StatusCode, provider.RetryAfter(resp)
 	t := bytes.TrimSpace(bytes.TrimPrefix(b, utf8BOM))
 	// One client treats a bare "1" as success.
 	if string(t) == "1" || string(t) == "true" {
@@ -423,7 +405,7 @@ func decodeAnswer(method string, status int, b []byte) (CallResponse, error) {
 	}
 	var a apiAnswer
 	if err := json.Unmarshal(t, &a); err != nil {
-		return CallResponse{}, &provider.APIError{Provider: Name, Operation: method, StatusCode: status,
+		return CallResponse{}, &provider.APIError{Provider: Name, Operation: method, StatusCode: status, RetryAfter: wait,
 			Message: "unexpected answer (want JSON with \"success\")", Body: provider.Excerpt(b)}
 	}
 	msg := string(a.Message)
@@ -437,7 +419,50 @@ func decodeAnswer(method string, status int, b []byte) (CallResponse, error) {
 		if msg == "" {
 			msg = "success is not true"
 		}
-		return CallResponse{}, &provider.APIError{Provider: Name, Operation: method, StatusCode: status, Message: msg, Body: provider.Excerpt(b)}
+		return CallResponse{}, &provider.APIError{Provider: Name, Operation: method, StatusCode: status, RetryAfter: wait,
+			Message: msg, Body: provider.Excerpt(b)}
 	}
 	return CallResponse{ID: string(a.ID), CallID: string(a.CallID), Message: msg}, nil
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// peek returns the first n bytes of a response body (fewer when it is
+// shorter). When reading them fails otherwise than at the body's end (a body
+// that stalled until Config.Timeout, a connection reset) on a 2xx answer, it
+// closes the body and returns that failure: what arrived cannot be judged.
+// On other statuses the status says enough, and what arrived is returned for
+// classify.
+func peek(op string, resp *http.Response, br *bufio.Reader, n int) ([]byte, error) {
+	head, err := br.Peek(n)
+	if err == nil || err == io.EOF || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return head, nil
+	}
+	resp.Body.Close()
+	return nil, fmt.Errorf("sipuni: %s: reading the answer: %w", op, provider.ScrubError(err))
+}
+
+// firstLine returns b up to its first line break.
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -21,10 +21,11 @@ var dsnParams = map[string]bool{
 	"base_url":         true,
 	"route_timeout":    true,
 	"timeout":          true,
+	"location":         true,
 }
 
 // openDSN opens a Client from
-// sipuni://ACCOUNT:SECRET@/?webhook_token=T&webhook_user=U&webhook_password=P&base_url=URL&route_timeout=1s&timeout=30s.
+// sipuni://ACCOUNT:SECRET@/?webhook_token=T&webhook_user=U&webhook_password=P&base_url=URL&route_timeout=1s&timeout=30s&location=Asia/Almaty.
 // Its errors never contain the secret or a query value.
 func openDSN(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 	bad := func(problem string) error { return &provider.DSNError{Scheme: Name, Problem: problem} }
@@ -47,7 +48,7 @@ func openDSN(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 	}
 	for k, vs := range q {
 		if !dsnParams[k] {
-			return nil, bad("unknown query parameter" + suggest(k) + " (known: base_url, route_timeout, timeout, webhook_password, webhook_token, webhook_user)")
+			return nil, bad("unknown query parameter" + suggest(k) + " (known: base_url, location, route_timeout, timeout, webhook_password, webhook_token, webhook_user)")
 		}
 		if len(vs) > 1 {
 			return nil, bad("parameter " + k + " given more than once")
@@ -77,6 +78,15 @@ func openDSN(u *url.URL, o provider.OpenOptions) (pbx.Provider, error) {
 			return nil, bad("timeout must be a positive duration such as 30s")
 		}
 		cfg.Timeout = d
+	}
+	if v := q.Get("location"); v != "" {
+		// The DSN names the zone of the account's call schemes; it wins
+		// over provider.WithLocation, which applies to every vendor.
+		loc, err := time.LoadLocation(v)
+		if err != nil || v == "Local" {
+			return nil, bad(`location must be an IANA zone name such as "Asia/Almaty"`)
+		}
+		cfg.Location = loc
 	}
 	c, err := New(cfg)
 	if err != nil {

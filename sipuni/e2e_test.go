@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/sipuni"
 	"github.com/pbxkit/pbxkit/sipuni/sipunitest"
@@ -70,7 +71,7 @@ func setup(t *testing.T, opts sipunitest.Options, cfg sipuni.Config, router pbx.
 	t.Helper()
 	srv := sipunitest.NewServer(opts)
 	t.Cleanup(srv.Close)
-	cfg.Account, cfg.Secret, cfg.BaseURL = srv.Account(), srv.Secret(), srv.URL
+	cfg.Account, cfg.Secret, cfg.BaseURL = srv.Account(), srv.Secret(), srv.URL()
 	c, err := sipuni.New(cfg)
 	require.NoError(t, err)
 	col := newCollector()
@@ -120,9 +121,9 @@ func TestE2EClickToCall(t *testing.T) {
 	end := evs[3]
 	assert.Empty(t, end.Phone, "event 2 of a click-to-call names no party")
 	assert.Equal(t, pbx.OutcomeAnswered, end.Outcome)
-	assert.Equal(t, 95*time.Second, end.TalkDuration)
+	assert.Equal(t, pbxtest.DefaultTalk, end.TalkDuration)
 	assert.Equal(t, end.EndedAt.Sub(end.AnsweredAt), end.TalkDuration)
-	assert.Equal(t, 103*time.Second, end.CallDuration, "8 s of ringing and 95 s of talk")
+	assert.Equal(t, pbxtest.DefaultRing+pbxtest.DefaultTalk, end.CallDuration, "the default ringing and talk")
 	assert.True(t, end.HasRecording)
 
 	// Afterwards, the export's "ID заказа звонка" ties the order to the call.
@@ -132,14 +133,14 @@ func TestE2EClickToCall(t *testing.T) {
 		if rec.Raw.(*sipuni.StatisticsRow).OrderID == res.OrderID {
 			matched++
 			assert.Equal(t, callID, rec.CallID)
-			assert.Equal(t, 95*time.Second, rec.TalkDuration)
-			assert.Equal(t, 103*time.Second, rec.CallDuration)
+			assert.Equal(t, pbxtest.DefaultTalk, rec.TalkDuration)
+			assert.Equal(t, pbxtest.DefaultRing+pbxtest.DefaultTalk, rec.CallDuration)
 		}
 	}
 	assert.Equal(t, 1, matched)
 
 	// The request the fake received, and the recording of the call.
-	reqs := srv.Requests()
+	reqs := srv.APIRequests()
 	require.NotEmpty(t, reqs)
 	calls := 0
 	for _, r := range reqs {
@@ -172,33 +173,49 @@ func TestE2EIncoming(t *testing.T) {
 		}
 		return pbx.Route{}, nil
 	})
+	ring, talk := 8*time.Second, 95*time.Second
 	tests := []struct {
 		name       string
-		call       sipunitest.Call
+		call       pbxtest.Call
 		wantTypes  []pbx.EventType
 		wantChoice int
 		wantRung   []string
 		wantExt    string // extension of the final event
 		outcome    pbx.Outcome
+		wantTalk   time.Duration
+		wantCall   time.Duration
 	}{
 		{
 			name:       "known caller routed to the responsible manager",
-			call:       sipunitest.Call{Scenario: sipunitest.AnsweredIncoming, Caller: "79031234567"},
+			call:       pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Caller: "79031234567", Ring: ring, Talk: talk},
 			wantTypes:  []pbx.EventType{pbx.EventRinging, pbx.EventAnswered, pbx.EventCallEnded},
 			wantChoice: 1, wantRung: []string{"103"}, wantExt: "103", outcome: pbx.OutcomeAnswered,
+			wantTalk: 95 * time.Second, wantCall: 103 * time.Second,
 		},
 		{
 			name: "unknown caller: group ring, first answers",
-			call: sipunitest.Call{Scenario: sipunitest.AnsweredIncoming, Caller: "79160000000", Extensions: []string{"101", "102", "104"}},
+			call: pbxtest.Call{Scenario: pbxtest.GroupRing, Caller: "79160000000", Extensions: []string{"101", "102", "103"}, Ring: ring, Talk: talk},
 			wantTypes: []pbx.EventType{pbx.EventRinging, pbx.EventRinging, pbx.EventRinging, pbx.EventRinging,
 				pbx.EventAnswered, pbx.EventLegEnded, pbx.EventLegEnded, pbx.EventCallEnded},
-			wantChoice: 0, wantRung: []string{"101", "102", "104"}, wantExt: "101", outcome: pbx.OutcomeAnswered,
+			wantChoice: 0, wantRung: []string{"101", "102", "103"}, wantExt: "101", outcome: pbx.OutcomeAnswered,
+			wantTalk: 95 * time.Second, wantCall: 103 * time.Second,
 		},
 		{
 			name:       "missed group call",
-			call:       sipunitest.Call{Scenario: sipunitest.MissedIncoming, Caller: "79160000000", Extensions: []string{"101", "102"}},
+			call:       pbxtest.Call{Scenario: pbxtest.MissedIncoming, Caller: "79160000000", Extensions: []string{"101", "102"}},
 			wantTypes:  []pbx.EventType{pbx.EventRinging, pbx.EventRinging, pbx.EventCallEnded},
 			wantChoice: 0, wantRung: []string{"101", "102"}, outcome: pbx.OutcomeMissed,
+			wantCall: 20 * time.Second, // the default ringing of a missed call
+		},
+		{
+			name: "transferred from the first to the second",
+			call: pbxtest.Call{Scenario: pbxtest.Transfer, Caller: "79160000000", Extensions: []string{"101", "102"}, Ring: ring, Talk: talk},
+			wantTypes: []pbx.EventType{pbx.EventRinging, pbx.EventAnswered, pbx.EventLegEnded, pbx.EventRinging,
+				pbx.EventAnswered, pbx.EventCallEnded},
+			wantChoice: 0, wantRung: []string{"101", "102"}, wantExt: "102", outcome: pbx.OutcomeAnswered,
+			// From the first answer to the end: the talk and the second
+			// phone's ringing; the call adds the first ringing.
+			wantTalk: talk + ring, wantCall: talk + 2*ring,
 		},
 	}
 	for _, tt := range tests {
@@ -206,11 +223,11 @@ func TestE2EIncoming(t *testing.T) {
 			srv, _, col, hook := setup(t,
 				sipunitest.Options{WebhookToken: e2eToken, WebhookUser: e2eUser, WebhookPassword: e2ePass},
 				sipuni.Config{WebhookToken: e2eToken, WebhookUser: e2eUser, WebhookPassword: e2ePass}, responsible)
-			res, err := srv.Play(context.Background(), hook, tt.call)
+			res, err := srv.PlayWith(context.Background(), hook, tt.call, sipunitest.Extras{})
 			require.NoError(t, err)
 			assert.True(t, res.Asked)
 			assert.Equal(t, tt.wantChoice, res.Choice)
-			assert.Equal(t, tt.wantRung, res.Rung)
+			assert.Equal(t, tt.wantRung, res.Rang)
 			assert.Equal(t, tt.wantTypes, col.types())
 			evs := col.all()
 			seen := map[string]bool{}
@@ -226,21 +243,23 @@ func TestE2EIncoming(t *testing.T) {
 			end := evs[len(evs)-1]
 			assert.Equal(t, tt.outcome, end.Outcome)
 			assert.Equal(t, tt.wantExt, end.Extension)
+			assert.Equal(t, tt.wantTalk, end.TalkDuration)
+			assert.Equal(t, tt.wantCall, end.CallDuration)
 			if tt.outcome == pbx.OutcomeMissed {
 				assert.Equal(t, sipunitest.DefaultLine, end.Line)
 				assert.Zero(t, end.AnsweredAt)
 				assert.Equal(t, tt.wantRung, end.Raw.(*sipuni.Event).LastCalled)
-				assert.Zero(t, end.TalkDuration)
-				assert.Equal(t, 20*time.Second, end.CallDuration, "the fake's default ringing")
 			} else {
-				assert.Equal(t, 95*time.Second, end.TalkDuration)
-				assert.Equal(t, 103*time.Second, end.CallDuration)
 				assert.Equal(t, srv.RecordLink(res.CallID), end.RecordingURL)
 				assert.True(t, end.HasRecording)
 			}
+			if tt.call.Scenario == pbxtest.Transfer {
+				assert.Equal(t, "101", end.Raw.(*sipuni.Event).TransferFrom)
+				assert.Equal(t, "101", res.AnsweredBy, "who answered first")
+			}
 			if tt.wantChoice == 1 {
-				assert.Equal(t, "ООО Ромашка", res.DisplayName)
-				assert.Equal(t, "103", res.Number)
+				assert.Equal(t, "ООО Ромашка", res.Route.DisplayName)
+				assert.Equal(t, "103", res.Route.Extension)
 			}
 		})
 	}
@@ -248,7 +267,7 @@ func TestE2EIncoming(t *testing.T) {
 
 func TestE2EWebhookRejectsFakeWithoutCredentials(t *testing.T) {
 	srv, _, col, hook := setup(t, sipunitest.Options{}, sipuni.Config{WebhookToken: e2eToken}, nil)
-	_, err := srv.Play(context.Background(), hook, sipunitest.Call{Scenario: sipunitest.MissedIncoming})
+	_, err := srv.Play(context.Background(), hook, pbxtest.Call{Scenario: pbxtest.MissedIncoming})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "401")
 	assert.Empty(t, col.types())
@@ -260,7 +279,7 @@ func TestE2EBasicAuthInURL(t *testing.T) {
 	u, err := url.Parse(hook)
 	require.NoError(t, err)
 	u.User = url.UserPassword(e2eUser, e2ePass)
-	_, err = srv.Play(context.Background(), u.String(), sipunitest.Call{Scenario: sipunitest.MissedIncoming, Extensions: []string{"101"}})
+	_, err = srv.Play(context.Background(), u.String(), pbxtest.Call{Scenario: pbxtest.MissedIncoming, Extensions: []string{"101"}})
 	require.NoError(t, err)
 	assert.Equal(t, []pbx.EventType{pbx.EventRinging, pbx.EventCallEnded}, col.types())
 }
@@ -296,7 +315,7 @@ func TestE2EHistoryOperatorsAndErrors(t *testing.T) {
 	assert.Equal(t, 2, inbound)
 
 	// Every request the fake got was correctly signed, History's included.
-	for _, r := range srv.Requests() {
+	for _, r := range srv.APIRequests() {
 		assert.True(t, r.HashOK, r.Operation)
 		assert.Equal(t, "1", r.Params.Get("ignoreSpecChar"))
 	}
@@ -308,8 +327,8 @@ func TestE2EHistoryOperatorsAndErrors(t *testing.T) {
 
 	subs, err := c.Subscribers(ctx)
 	require.NoError(t, err)
-	require.Len(t, subs, 4)
-	assert.Equal(t, pbx.Subscriber{Extension: "101", Login: "101", Name: "Иван Петров", Raw: subs[0].Raw}, subs[0])
+	require.Len(t, subs, len(pbxtest.Employees()))
+	assert.Equal(t, pbx.Subscriber{Extension: "101", Login: "101", Name: pbxtest.Employees()[0].Name, Raw: subs[0].Raw}, subs[0])
 
 	// A recording not written yet, and one that does not exist.
 	srv.SetRecordingPending("1.1")
@@ -337,7 +356,7 @@ func TestE2ELegacyCSV(t *testing.T) {
 func TestE2EWrongSecret(t *testing.T) {
 	srv := sipunitest.NewServer(sipunitest.Options{BadHashStatus: http.StatusOK})
 	t.Cleanup(srv.Close)
-	c, err := sipuni.New(sipuni.Config{Account: srv.Account(), Secret: "0.wrong-secret", BaseURL: srv.URL, WebhookToken: "t"})
+	c, err := sipuni.New(sipuni.Config{Account: srv.Account(), Secret: "0.wrong-secret", BaseURL: srv.URL(), WebhookToken: "t"})
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = c.MakeCall(ctx, pbx.CallRequest{Extension: "101", Phone: "79031234567"})
@@ -350,14 +369,14 @@ func TestE2EWrongSecret(t *testing.T) {
 		assert.ErrorIs(t, err, provider.ErrUnauthorized)
 		assert.NotContains(t, err.Error(), "wrong-secret")
 	}
-	for _, r := range srv.Requests() {
+	for _, r := range srv.APIRequests() {
 		assert.False(t, r.HashOK)
 	}
 
 	// The default: an HTML page with HTTP 500; a call is still sent once.
 	srv500 := sipunitest.NewServer(sipunitest.Options{})
 	t.Cleanup(srv500.Close)
-	c, err = sipuni.New(sipuni.Config{Account: srv500.Account(), Secret: "0.wrong-secret", BaseURL: srv500.URL, WebhookToken: "t"})
+	c, err = sipuni.New(sipuni.Config{Account: srv500.Account(), Secret: "0.wrong-secret", BaseURL: srv500.URL(), WebhookToken: "t"})
 	require.NoError(t, err)
 	_, err = c.MakeCall(ctx, pbx.CallRequest{Extension: "101", Phone: "79031234567"})
 	var ae *provider.APIError
@@ -376,7 +395,7 @@ func TestE2EWrongSecret(t *testing.T) {
 func TestOpenDSN(t *testing.T) {
 	srv := sipunitest.NewServer(sipunitest.Options{})
 	t.Cleanup(srv.Close)
-	dsn := "sipuni://" + srv.Account() + ":" + url.QueryEscape(srv.Secret()) + "@/?webhook_token=T&route_timeout=800ms&base_url=" + url.QueryEscape(srv.URL)
+	dsn := "sipuni://" + srv.Account() + ":" + url.QueryEscape(srv.Secret()) + "@/?webhook_token=T&route_timeout=800ms&base_url=" + url.QueryEscape(srv.URL())
 	p, err := provider.Open(dsn)
 	require.NoError(t, err)
 	assert.Equal(t, "sipuni", p.Name())
@@ -390,13 +409,17 @@ func TestOpenDSN(t *testing.T) {
 	assert.True(t, isCaller && isFetcher && isLister && isExporter)
 	subs, err := p.(pbx.SubscriberLister).Subscribers(context.Background())
 	require.NoError(t, err)
-	assert.Len(t, subs, 4)
+	assert.Len(t, subs, len(pbxtest.Employees()))
 
 	// The documented form opens too (no network is touched).
 	p, err = provider.Open("sipuni://012345:SECRET@/?webhook_token=T", provider.WithLocation(time.UTC))
 	require.NoError(t, err)
 	assert.Equal(t, time.UTC, p.(*sipuni.Client).Location())
 	assert.Equal(t, "012345", p.(*sipuni.Client).Account())
+	// The DSN's own zone (the account's schemes') wins over WithLocation.
+	p2, err := provider.Open("sipuni://012345:SECRET@/?webhook_token=T&location=Asia%2FAlmaty", provider.WithLocation(time.UTC))
+	require.NoError(t, err)
+	assert.Equal(t, "Asia/Almaty", p2.(*sipuni.Client).Location().String())
 
 	w := httptest.NewRecorder()
 	p.WebhookHandler(nil, nil).ServeHTTP(w, httptest.NewRequest("GET", "/?token=T", nil))
@@ -422,6 +445,8 @@ func TestOpenDSNErrors(t *testing.T) {
 		{"sipuni://012345:" + secret + "@/?webhook_user=" + secret, "together"},
 		{"sipuni://012345:" + secret + "@/?base_url=ftp%3A%2F%2F" + secret, "BaseURL"},
 		{"sipuni://012345:" + secret + "@/?webhook_token=%zz" + secret, "query"},
+		{"sipuni://012345:" + secret + "@/?webhook_token=T&location=" + secret, "location must be an IANA zone"},
+		{"sipuni://012345:" + secret + "@/?webhook_token=T&location=Local", "location must be an IANA zone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -442,7 +467,7 @@ func TestE2ERecordingStreams(t *testing.T) {
 	srv := sipunitest.NewServer(sipunitest.Options{})
 	t.Cleanup(srv.Close)
 	srv.AddRecording("1774372584.533596", size)
-	c, err := sipuni.New(sipuni.Config{Account: srv.Account(), Secret: srv.Secret(), BaseURL: srv.URL, WebhookToken: "t"})
+	c, err := sipuni.New(sipuni.Config{Account: srv.Account(), Secret: srv.Secret(), BaseURL: srv.URL(), WebhookToken: "t"})
 	require.NoError(t, err)
 
 	var before, after runtime.MemStats
@@ -459,7 +484,7 @@ func TestE2ERecordingStreams(t *testing.T) {
 	assert.Equal(t, int64(size), n)
 	assert.Equal(t, int64(size), rec.Size)
 	want := md5.New()
-	_, _ = io.Copy(want, sipunitest.RecordingReader(size))
+	_, _ = io.Copy(want, pbxtest.NewMP3Reader(size))
 	assert.Equal(t, want.Sum(nil), h.Sum(nil), "the bytes the fake generated")
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(size/8), "allocated while streaming")
 }

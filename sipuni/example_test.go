@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/sipuni"
 	"github.com/pbxkit/pbxkit/sipuni/sipunitest"
@@ -35,7 +36,7 @@ func Example_dsn() {
 	defer srv.Close()
 
 	dsn := "sipuni://" + srv.Account() + ":" + url.QueryEscape(srv.Secret()) +
-		"@/?webhook_token=T&base_url=" + url.QueryEscape(srv.URL)
+		"@/?webhook_token=T&base_url=" + url.QueryEscape(srv.URL())
 	p, err := provider.Open(dsn)
 	if err != nil {
 		log.Fatal(err)
@@ -48,24 +49,23 @@ func Example_dsn() {
 		fmt.Println(s.Extension, s.Name)
 	}
 	// Output:
-	// 101 Иван Петров
-	// 102 Мария Смирнова
-	// 103 Алексей Кузнецов
-	// 104 Ольга Соколова
+	// 101 Иванова Мария Сергеевна
+	// 102 Кузнецов Андрей Павлович
+	// 103 Смирнов Олег Игоревич
 }
 
 // Click to call: the employee's phone rings first, then the client's.
 func ExampleClient_MakeCall() {
 	srv := sipunitest.NewServer(sipunitest.Options{})
 	defer srv.Close()
-	c, err := sipuni.New(sipuni.Config{Account: srv.Account(), Secret: srv.Secret(), BaseURL: srv.URL, WebhookToken: "T"})
+	c, err := sipuni.New(sipuni.Config{Account: srv.Account(), Secret: srv.Secret(), BaseURL: srv.URL(), WebhookToken: "T"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if _, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "101", Phone: "8 (903) 123-45-67"}); err != nil {
 		log.Fatal(err)
 	}
-	r := srv.Requests()[0]
+	r := srv.APIRequests()[0]
 	fmt.Println(r.Operation, r.Params.Get("phone"), r.Params.Get("sipnumber"), "hash ok:", r.HashOK)
 	// Output: callback/call_number 79031234567 101 hash ok: true
 }
@@ -75,7 +75,7 @@ func ExampleClient_MakeCall() {
 func ExampleClient_WebhookHandler() {
 	srv := sipunitest.NewServer(sipunitest.Options{WebhookToken: "T"})
 	defer srv.Close()
-	c, err := sipuni.New(sipuni.Config{Account: srv.Account(), Secret: srv.Secret(), BaseURL: srv.URL, WebhookToken: "T"})
+	c, err := sipuni.New(srv.Config())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -92,20 +92,22 @@ func ExampleClient_WebhookHandler() {
 	hook := httptest.NewServer(c.WebhookHandler(events, managers))
 	defer hook.Close()
 
-	res, err := srv.Play(context.Background(), hook.URL, sipunitest.Call{
-		Scenario: sipunitest.AnsweredIncoming,
+	res, err := srv.Play(context.Background(), hook.URL, pbxtest.Call{
+		Scenario: pbxtest.AnsweredIncoming,
 		Caller:   "79031234567",
 		Start:    time.Date(2026, 3, 24, 10, 15, 0, 0, time.UTC),
+		Ring:     8 * time.Second,
+		Talk:     95 * time.Second,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("routing answer:", res.Choice, res.Number, res.DisplayName)
+	fmt.Println("routing answer:", res.Route.Extension, res.Route.DisplayName)
 	// Output:
 	// ringing inbound 79031234567 ext=102 unknown talk=0s call=0s
 	// answered inbound 79031234567 ext=102 unknown talk=0s call=0s
 	// call_ended inbound 79031234567 ext=102 answered talk=1m35s call=1m43s
-	// routing answer: 1 102 ООО Ромашка
+	// routing answer: 102 ООО Ромашка
 }
 
 // Read a saved statistics export; columns are found by their Russian names.

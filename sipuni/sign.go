@@ -3,8 +3,12 @@ package sipuni
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+
+	"github.com/pbxkit/pbxkit/provider"
 )
 
 // Sign returns the hash Sipuni expects in the "hash" parameter of an API
@@ -46,4 +50,57 @@ func Sign(params url.Values, secret string) string {
 	buf = append(buf, secret...)
 	sum := md5.Sum(buf)
 	return hex.EncodeToString(sum[:])
+}
+
+// authenticate checks the webhook token and basic auth, as configured, in
+// constant time. It never decodes more of the request than the token.
+func (c *Client) authenticate(r *http.Request) error {
+	var reason provider.Reason
+	header := ""
+	if want := c.cfg.WebhookToken; want != "" {
+		got, ok := queryValue(r.URL.RawQuery, "token")
+		switch {
+		case !ok:
+			reason = provider.ReasonMissingToken
+		case !provider.SecretEqual(got, want):
+			reason = provider.ReasonBadToken
+		}
+	}
+	if c.cfg.WebhookUser != "" {
+		user, pass, ok := r.BasicAuth()
+		userOK := provider.SecretEqual(user, c.cfg.WebhookUser)
+		passOK := provider.SecretEqual(pass, c.cfg.WebhookPassword)
+		if reason == "" {
+			switch {
+			case !ok:
+				reason, header = provider.ReasonMissingHeader, "Authorization"
+			case !userOK || !passOK:
+				reason = provider.ReasonBadCredentials
+			}
+		}
+	}
+	if reason != "" {
+		return &provider.VerificationError{Provider: Name, Reason: reason, Header: header}
+	}
+	return nil
+}
+
+// queryValue finds key in a raw query without building a map; it reports
+// whether the key was present. An undecodable value is returned raw.
+func queryValue(raw, key string) (string, bool) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k != key {
+			if uk, err := url.QueryUnescape(k); err != nil || uk != key {
+				continue
+			}
+		}
+		if uv, err := url.QueryUnescape(v); err == nil {
+			v = uv
+		}
+		return v, true
+	}
+	return "", false
 }

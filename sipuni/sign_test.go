@@ -9,6 +9,26 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
+func TestQueryValue(t *testing.T) {
+	tests := []struct {
+		raw, key, want string
+		found          bool
+	}{
+		{"a=1&token=x&b=2", "token", "x", true},
+		{"token=a%2Bb&token=second", "token", "a+b", true},
+		{"tok%65n=y", "token", "y", true},
+		{"token", "token", "", true},
+		{"tokens=x", "token", "", false},
+		{"", "token", "", false},
+		{"token=%zz", "token", "%zz", true},
+	}
+	for _, tt := range tests {
+		got, found := queryValue(tt.raw, tt.key)
+		assert.Equal(t, tt.want, got, tt.raw)
+		assert.Equal(t, tt.found, found, tt.raw)
+	}
+}
+
 func md5hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])

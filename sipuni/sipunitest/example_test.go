@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/sipuni/sipunitest"
 )
 
@@ -29,8 +30,8 @@ func ExampleServer_Play() {
 	}))
 	defer hook.Close()
 
-	_, err := srv.Play(context.Background(), hook.URL, sipunitest.Call{
-		Scenario:   sipunitest.MissedIncoming,
+	_, err := srv.Play(context.Background(), hook.URL, pbxtest.Call{
+		Scenario:   pbxtest.MissedIncoming,
 		Caller:     "79161234567",
 		Extensions: []string{"101", "102"},
 		Start:      time.Date(2026, 3, 24, 10, 15, 0, 0, time.UTC),

@@ -1,6 +1,7 @@
 package sipunitest
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -16,7 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/sipuni"
 )
 
 // Defaults of Options.
@@ -25,13 +28,20 @@ const (
 	DefaultAccount = "012345"
 	// DefaultSecret is the integration key the fake accepts by default.
 	DefaultSecret = "0.sipunitest"
+	// DefaultWebhookToken is the webhook token of a fake started through
+	// pbxtest.Start (NewServer sends none unless Options.WebhookToken says
+	// so); its DSN carries it, so the provider it opens checks it.
+	DefaultWebhookToken = "sipunitest-webhook-token"
 	// DefaultRecordingSize is the size of generated recordings: 256 KiB.
 	DefaultRecordingSize = 256 << 10
 	// DefaultCaller and DefaultLine are the external number and the
-	// company number of played calls.
-	DefaultCaller = "79031234567"
-	DefaultLine   = "74951234567"
+	// company number of played calls, the same for every fake.
+	DefaultCaller = pbxtest.DefaultCaller
+	DefaultLine   = pbxtest.DefaultLine
 )
+
+// maxRequestSize caps the API request bodies the fake reads.
+const maxRequestSize = 1 << 20
 
 // Options configures a Server. The zero value of each field picks its
 // default.
@@ -51,6 +61,10 @@ type Options struct {
 	// RecordingSize is the size of the recordings the fake makes for
 	// answered calls; default DefaultRecordingSize.
 	RecordingSize int64
+	// Employees replaces the seeded staff, pbxtest.Employees(): the
+	// extensions statistic/operators lists, callback/call_number rings and
+	// a routing answer may name.
+	Employees []pbxtest.Employee
 	// BadHashStatus is the HTTP status of the "Неправильный хеш" HTML page;
 	// default 500, as reported by a client of the real API.
 	BadHashStatus int
@@ -61,22 +75,19 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// Request is one API request the fake received.
+// Request is one API request the fake received: the request as it arrived
+// (the embedded pbxtest.Request) and what Sipuni reads from it.
 type Request struct {
-	// Method is the HTTP method.
-	Method string
-	// Operation is the API method, such as "callback/call_number".
-	Operation string
+	pbxtest.Request
 	// Params holds the decoded parameters (query and form), "user" and
 	// "hash" included.
 	Params url.Values
-	// HashOK says whether the hash was right.
+	// HashOK says whether the account and the hash were right.
 	HashOK bool
-	// At is when it arrived.
-	At time.Time
 }
 
-// Employee is an employee of the fake PBX.
+// Employee is an employee of the fake PBX, as statistic/operators lists
+// it.
 type Employee struct {
 	// Extension is the short internal number, such as "101".
 	Extension string
@@ -129,13 +140,10 @@ type recording struct {
 // callback/call_tree, callback/call_external, events/call/hangup,
 // statistic/export, statistic/record, statistic/operators and the crm/record
 // links of the events, with Sipuni's hash check; and a player of scripted
-// event sequences and routing questions aimed at a webhook. It is safe for
-// concurrent use.
+// event sequences and routing questions aimed at a webhook. It implements
+// pbxtest.Fake and is safe for concurrent use.
 type Server struct {
-	// URL is the API root to put into sipuni.Config.BaseURL (it ends in
-	// "/api/").
-	URL string
-
+	url    string
 	ts     *httptest.Server
 	opts   Options
 	loc    *time.Location
@@ -154,8 +162,24 @@ type Server struct {
 	seq        int
 }
 
+var _ pbxtest.Fake = (*Server)(nil)
+
+// init registers the fake with pbxtest, so that pbxtest.Start("sipuni", ...)
+// and the programs that start every vendor's fake find it. A fake started
+// that way sends DefaultWebhookToken with its webhook requests, and its DSN
+// carries it.
+func init() {
+	pbxtest.Register(pbxtest.Vendor{
+		Name: sipuni.Name,
+		Start: func(o pbxtest.Options) (pbxtest.Fake, error) {
+			return NewServer(Options{RecordingSize: o.RecordingSize, Employees: o.Employees, WebhookToken: DefaultWebhookToken}), nil
+		},
+	})
+}
+
 // NewServer starts a fake Sipuni on a loopback port with realistic default
-// data: four employees (101–104), a few calls of the last hours and their
+// data: the seeded staff (pbxtest.Employees(): 101, 102, 103, unless
+// Options.Employees says otherwise), a few calls of the last hours and their
 // recordings. Close it when done.
 func NewServer(opts Options) *Server {
 	if opts.Account == "" {
@@ -177,18 +201,32 @@ func NewServer(opts Options) *Server {
 	if loc == nil {
 		loc = provider.DefaultLocation()
 	}
+	staff := opts.Employees
+	if len(staff) == 0 {
+		staff = pbxtest.Employees()
+	}
 	s := &Server{
 		opts:       opts,
 		loc:        loc,
 		client:     &http.Client{Timeout: 10 * time.Second},
 		recordings: make(map[string]recording),
-		employees:  defaultEmployees(),
+		employees:  employees(staff),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	s.URL = s.ts.URL + "/api/"
+	s.url = s.ts.URL + "/api/"
 	s.history = s.defaultHistory()
 	return s
+}
+
+// employees makes the fake's employees of the seeded staff: present and
+// free.
+func employees(staff []pbxtest.Employee) []Employee {
+	out := make([]Employee, len(staff))
+	for i, e := range staff {
+		out[i] = Employee{Extension: e.Extension, Name: e.Name, Status: "Свободен", CallState: "Не разговаривает"}
+	}
+	return out
 }
 
 // Close stops the server. It lets the calls started by SetWebhook finish
@@ -209,22 +247,86 @@ func (s *Server) Close() {
 	s.cancel()
 }
 
+// Name returns "sipuni", the provider the fake imitates.
+func (s *Server) Name() string { return sipuni.Name }
+
+// URL returns the API root, such as "http://127.0.0.1:34567/api/": put it
+// into sipuni.Config.BaseURL (Config does).
+func (s *Server) URL() string { return s.url }
+
 // Account returns the account number the fake accepts.
 func (s *Server) Account() string { return s.opts.Account }
 
 // Secret returns the integration key the fake accepts.
 func (s *Server) Secret() string { return s.opts.Secret }
 
-// Requests returns the API requests received so far, oldest first.
-func (s *Server) Requests() []Request {
+// Config returns a sipuni.Config that talks to the fake: its account,
+// secret and URL, the webhook credentials its plays send, and its Location
+// (when Options.Location was set).
+func (s *Server) Config() sipuni.Config {
+	return sipuni.Config{
+		Account:         s.opts.Account,
+		Secret:          s.opts.Secret,
+		BaseURL:         s.url,
+		Location:        s.opts.Location,
+		WebhookToken:    s.opts.WebhookToken,
+		WebhookUser:     s.opts.WebhookUser,
+		WebhookPassword: s.opts.WebhookPassword,
+	}
+}
+
+// DSN returns a DSN that opens a sipuni provider against the fake with the
+// same settings as Config:
+// sipuni://ACCOUNT:SECRET@/?base_url=URL&webhook_token=T&... (the webhook
+// credentials when set, and location when Options.Location is a zone the
+// DSN can name).
+func (s *Server) DSN() string {
+	q := url.Values{"base_url": {s.url}}
+	if s.opts.WebhookToken != "" {
+		q.Set("webhook_token", s.opts.WebhookToken)
+	}
+	if s.opts.WebhookUser != "" {
+		q.Set("webhook_user", s.opts.WebhookUser)
+		q.Set("webhook_password", s.opts.WebhookPassword)
+	}
+	if l := s.opts.Location; l != nil && l.String() != "Local" {
+		if _, err := time.LoadLocation(l.String()); err == nil {
+			q.Set("location", l.String())
+		}
+	}
+	u := url.URL{Scheme: sipuni.Name, User: url.UserPassword(s.opts.Account, s.opts.Secret), Path: "/", RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Requests returns the API requests received so far, oldest first, as they
+// arrived.
+func (s *Server) Requests() []pbxtest.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]pbxtest.Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = cloneRequest(r).Request
+	}
+	return out
+}
+
+// APIRequests returns the API requests received so far, oldest first, with
+// their decoded parameters and whether their hash was right.
+func (s *Server) APIRequests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Request, len(s.requests))
 	for i, r := range s.requests {
-		r.Params = cloneValues(r.Params)
-		out[i] = r
+		out[i] = cloneRequest(r)
 	}
 	return out
+}
+
+func cloneRequest(r Request) Request {
+	r.Params = cloneValues(r.Params)
+	r.Header = r.Header.Clone()
+	r.Body = slices.Clone(r.Body)
+	return r
 }
 
 // Employees returns the employees.
@@ -239,6 +341,17 @@ func (s *Server) SetEmployees(e []Employee) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.employees = slices.Clone(e)
+}
+
+// extensions returns the employees' extensions.
+func (s *Server) extensions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.employees))
+	for i, e := range s.employees {
+		out[i] = e.Extension
+	}
+	return out
 }
 
 // History returns the call log, oldest first.
@@ -286,18 +399,30 @@ func (s *Server) Recordings() map[string]int64 {
 	return out
 }
 
-// SetWebhook makes every accepted callback/call_number play an
-// OutboundCallback call to url, asynchronously, as soon as the API has
-// answered; "" turns that off. The results are in Plays.
+// SetWebhook makes every accepted callback/call_number ring a known
+// employee play a pbxtest.OutboundCallback call to url, asynchronously, as
+// soon as the API has answered; "" turns that off. The results are in
+// Plays.
 func (s *Server) SetWebhook(url string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.webhook = url
 }
 
-// Plays returns the results of the calls played so far, by Play and by
-// SetWebhook, oldest first.
-func (s *Server) Plays() []PlayResult {
+// Plays returns what the calls played so far did, by Play, PlayWith and
+// SetWebhook, in the order they finished.
+func (s *Server) Plays() []pbxtest.Played {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]pbxtest.Played, len(s.plays))
+	for i, p := range s.plays {
+		out[i] = p.Played
+	}
+	return out
+}
+
+// PlayResults returns the same as Plays with Sipuni's own details.
+func (s *Server) PlayResults() []PlayResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.plays)
@@ -308,8 +433,14 @@ func (s *Server) Plays() []PlayResult {
 func (s *Server) RecordLink(id string) string {
 	v := url.Values{"id": {id}, "user": {s.opts.Account}}
 	v.Set("hash", sign(v, s.opts.Secret))
-	return s.URL + "crm/record?" + v.Encode()
+	return s.url + "crm/record?" + v.Encode()
 }
+
+// RecordingReader returns the bytes the fake serves for a recording of size
+// bytes.
+//
+// Deprecated: use pbxtest.NewMP3Reader, which it calls.
+func RecordingReader(size int64) io.Reader { return pbxtest.NewMP3Reader(size) }
 
 func cloneValues(v url.Values) url.Values {
 	out := make(url.Values, len(v))
@@ -355,6 +486,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestSize))
+	if err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
@@ -362,7 +499,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	params := cloneValues(r.Form)
 	hashOK := params.Get("user") == s.opts.Account && params.Get("hash") == sign(params, s.opts.Secret)
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Operation: op, Params: params, HashOK: hashOK, At: s.opts.Clock()})
+	s.requests = append(s.requests, Request{
+		Request: pbxtest.Request{Operation: op, Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(),
+			Query: r.URL.RawQuery, Body: body, At: s.opts.Clock()},
+		Params: params, HashOK: hashOK,
+	})
 	s.mu.Unlock()
 	if !hashOK {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -435,20 +576,20 @@ func (s *Server) callNumber(w http.ResponseWriter, params url.Values) {
 	if order == "" {
 		return
 	}
+	known := pbxtest.HasExtension(s.extensions(), params.Get("sipnumber"))
 	s.mu.Lock()
 	hook := s.webhook
-	known := slices.ContainsFunc(s.employees, func(e Employee) bool { return e.Extension == params.Get("sipnumber") })
 	s.mu.Unlock()
 	// Like an offline softphone, an unknown extension gets no call and no
 	// events, though the order is accepted.
 	if hook == "" || !known {
 		return
 	}
-	call := Call{Scenario: OutboundCallback, Caller: params.Get("phone"), Extensions: []string{params.Get("sipnumber")}, OrderID: order}
+	call := pbxtest.Call{Scenario: pbxtest.OutboundCallback, Caller: params.Get("phone"), Extensions: []string{params.Get("sipnumber")}}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		_, _ = s.Play(s.ctx, hook, call) // the result is in Plays
+		_, _ = s.PlayWith(s.ctx, hook, call, Extras{OrderID: order}) // the result is in Plays
 	}()
 }
 
@@ -479,7 +620,7 @@ func (s *Server) record(w http.ResponseWriter, params url.Values) {
 		w.Header().Set("Content-Type", "audio/mpeg")
 		w.Header().Set("Content-Length", strconv.FormatInt(rec.size, 10))
 		w.WriteHeader(http.StatusOK)
-		_, _ = io.Copy(w, RecordingReader(rec.size))
+		_, _ = io.Copy(w, pbxtest.NewMP3Reader(rec.size))
 	}
 }
 

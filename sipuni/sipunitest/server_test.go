@@ -18,7 +18,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pbxkit/pbxkit/internal/fakemp3"
+	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
+	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/sipuni"
 )
 
 func md5hex(s string) string {
@@ -28,7 +31,7 @@ func md5hex(s string) string {
 
 func post(t *testing.T, s *Server, op string, form url.Values) (*http.Response, string) {
 	t.Helper()
-	resp, err := http.PostForm(s.URL+op, form)
+	resp, err := http.PostForm(s.URL()+op, form)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -80,7 +83,7 @@ func TestHashCheck(t *testing.T) {
 			assert.NotContains(t, body, DefaultSecret)
 		})
 	}
-	reqs := s.Requests()
+	reqs := s.APIRequests()
 	require.Len(t, reqs, len(tests))
 	assert.True(t, reqs[0].HashOK)
 	assert.Equal(t, "callback/call_number", reqs[0].Operation)
@@ -91,7 +94,13 @@ func TestHashCheck(t *testing.T) {
 	}
 	// Requests returns copies.
 	reqs[0].Params.Set("phone", "x")
-	assert.Equal(t, "79031234567", s.Requests()[0].Params.Get("phone"))
+	assert.Equal(t, "79031234567", s.APIRequests()[0].Params.Get("phone"))
+	// The neutral form: the request as it arrived.
+	raw := s.Requests()[0]
+	assert.Equal(t, "callback/call_number", raw.Operation)
+	assert.Equal(t, "/api/callback/call_number", raw.Path)
+	assert.Equal(t, good.Encode(), string(raw.Body))
+	assert.Equal(t, "application/x-www-form-urlencoded", raw.Header.Get("Content-Type"))
 }
 
 func signed(s *Server, v url.Values) url.Values {
@@ -126,7 +135,7 @@ func TestCallControlAnswers(t *testing.T) {
 }
 
 func TestRecordingStreams(t *testing.T) {
-	const size = 3*fakemp3.FrameLen + 123
+	const size = 3*pbxtest.MP3FrameLen + 123
 	s := NewServer(Options{})
 	defer s.Close()
 	s.AddRecording("1774372584.533596", size)
@@ -137,10 +146,10 @@ func TestRecordingStreams(t *testing.T) {
 	require.Len(t, body, size)
 	assert.True(t, strings.HasPrefix(body, "ID3"))
 	b := []byte(body)
-	for _, off := range []int{10, 10 + fakemp3.FrameLen, 10 + 2*fakemp3.FrameLen} {
+	for _, off := range []int{10, 10 + pbxtest.MP3FrameLen, 10 + 2*pbxtest.MP3FrameLen} {
 		assert.Equal(t, []byte{0xFF, 0xFB, 0x90, 0x64}, b[off:off+4], "frame header at %d", off)
 	}
-	want, _ := io.ReadAll(RecordingReader(size))
+	want, _ := io.ReadAll(pbxtest.NewMP3Reader(size))
 	assert.Equal(t, want, b)
 
 	// The crm/record link of the events serves the same bytes.
@@ -160,7 +169,7 @@ func TestRecordingStreams(t *testing.T) {
 }
 
 func TestRecordingReaderAnySize(t *testing.T) {
-	for _, size := range []int64{0, 1, 9, 10, 11, fakemp3.FrameLen + 10, 16*fakemp3.FrameLen + 10, 5 << 20} {
+	for _, size := range []int64{0, 1, 9, 10, 11, pbxtest.MP3FrameLen + 10, 16*pbxtest.MP3FrameLen + 10, 5 << 20} {
 		r := RecordingReader(size)
 		n, err := io.CopyBuffer(io.Discard, r, make([]byte, 1000))
 		require.NoError(t, err)
@@ -214,7 +223,7 @@ func TestExportCSV(t *testing.T) {
 	lines = export(url.Values{"names": {"1"}, "showTreeId": {"1"}, "numbersRinged": {"1"}, "outgoingLine": {"1"}, "hangupinitor": {"1"}, "numbersInvolved": {"1"}})
 	assert.Contains(t, lines[0], "ID схемы звонка;Схема;Исходящая линия;Откуда;Куда;Кому звонили;Кто разговаривал;Кто ответил")
 	assert.Contains(t, lines[0], "Инициатор завершения звонка")
-	assert.Contains(t, lines[1], "101 (Иван Петров)")
+	assert.Contains(t, lines[1], "101 ("+pbxtest.Employees()[0].Name+")")
 	assert.Contains(t, lines[1], "101,102")
 
 	_, body := post(t, s, "statistic/export", signed(s, url.Values{"from": {"2026-03-24"}, "to": {"24.03.2026"}}))
@@ -263,9 +272,11 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestPlayScenarios(t *testing.T) {
 	start := time.Unix(1774372584, 0)
+	ring, talk := 8*time.Second, 95*time.Second
 	tests := []struct {
 		name   string
-		call   Call
+		call   pbxtest.Call
+		extras Extras
 		route  string
 		events []string // event codes after the routing question
 		rung   []string
@@ -273,7 +284,8 @@ func TestPlayScenarios(t *testing.T) {
 	}{
 		{
 			name:   "answered group ring",
-			call:   Call{Scenario: AnsweredIncoming, Extensions: []string{"101", "102", "103"}, Start: start, DTMF: "1", Label: "main"},
+			call:   pbxtest.Call{Scenario: pbxtest.GroupRing, Extensions: []string{"101", "102", "103"}, Start: start, Ring: ring, Talk: talk},
+			extras: Extras{DTMF: "1", Label: "main"},
 			route:  `{"choice":0}`,
 			events: []string{"1", "1", "1", "1", "3", "4", "4", "2"},
 			rung:   []string{"101", "102", "103"},
@@ -294,35 +306,88 @@ func TestPlayScenarios(t *testing.T) {
 			},
 		},
 		{
+			name:   "a group ring ignores the routing answer",
+			call:   pbxtest.Call{Scenario: pbxtest.GroupRing, Extensions: []string{"101", "102"}, Start: start},
+			route:  `{"choice":1,"number":"999"}`,
+			events: []string{"1", "1", "1", "3", "4", "2"},
+			rung:   []string{"101", "102"},
+		},
+		{
 			name:   "routed to one extension",
-			call:   Call{Scenario: AnsweredIncoming, Start: start},
-			route:  `{"choice":1,"number":"104","name":"ООО Ромашка"}`,
+			call:   pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Start: start},
+			route:  `{"choice":1,"number":"103","name":"ООО Ромашка"}`,
 			events: []string{"1", "3", "2"},
-			rung:   []string{"104"},
+			rung:   []string{"103"},
+		},
+		{
+			name:   "not routed: the first extension answers",
+			call:   pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Extensions: []string{"102", "103"}, Start: start},
+			route:  `{"choice":0}`,
+			events: []string{"1", "3", "2"},
+			rung:   []string{"102"},
+		},
+		{
+			name:   "answered without a recording",
+			call:   pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Start: start, NoRecord: true},
+			route:  `{"choice":0}`,
+			events: []string{"1", "3", "2"},
+			rung:   []string{"101"},
+			check: func(t *testing.T, sent []url.Values) {
+				assert.Empty(t, sent[len(sent)-1].Get("call_record_link"))
+			},
 		},
 		{
 			name:   "routed but missed",
-			call:   Call{Scenario: MissedIncoming, Start: start},
-			route:  `{"choice":1,"number":"104"}`,
+			call:   pbxtest.Call{Scenario: pbxtest.MissedIncoming, Start: start},
+			route:  `{"choice":1,"number":"103"}`,
 			events: []string{"1", "2"},
-			rung:   []string{"104"},
+			rung:   []string{"103"},
 			check: func(t *testing.T, sent []url.Values) {
 				end := sent[len(sent)-1]
 				assert.Equal(t, "NOANSWER", end.Get("status"))
 				assert.Equal(t, "0", end.Get("call_answer_timestamp"))
 				assert.Equal(t, DefaultLine+"_id265648", end.Get("dst_num"))
 				assert.Equal(t, "1", end.Get("dst_type"))
+				assert.Equal(t, "1774372604", end.Get("timestamp"), "the default 20 s of a missed call's ringing")
 			},
 		},
 		{
 			name:   "missed without routing node",
-			call:   Call{Scenario: MissedIncoming, Start: start, SkipRouting: true, Extensions: []string{"101", "102"}},
+			call:   pbxtest.Call{Scenario: pbxtest.MissedIncoming, Start: start, SkipRouting: true, Extensions: []string{"101", "102"}},
 			events: []string{"1", "1", "2"},
 			rung:   []string{"101", "102"},
 		},
 		{
+			name:   "transfer",
+			call:   pbxtest.Call{Scenario: pbxtest.Transfer, Start: start, Ring: ring, Talk: 90 * time.Second},
+			route:  `{"choice":0}`,
+			events: []string{"1", "3", "4", "1", "3", "2"},
+			rung:   []string{"101", "102"},
+			check: func(t *testing.T, sent []url.Values) {
+				leg := sent[3]
+				assert.Equal(t, "101", leg.Get("short_dst_num"))
+				assert.Equal(t, "ANSWER", leg.Get("status"))
+				assert.Equal(t, "1774372637", leg.Get("timestamp"), "halfway through the talk")
+				assert.Equal(t, "102", sent[4].Get("short_dst_num"))
+				assert.Equal(t, "1774372645", sent[5].Get("timestamp"), "the second answers after ringing")
+				end := sent[6]
+				assert.Equal(t, "102", end.Get("short_dst_num"))
+				assert.Equal(t, "102", end.Get("last_called"))
+				assert.Equal(t, "101", end.Get("transfer_from"))
+				assert.Equal(t, "1774372592", end.Get("call_answer_timestamp"), "the call's first answer")
+				assert.Equal(t, "1774372690", end.Get("timestamp"))
+			},
+		},
+		{
+			name:   "transfer to the routed extension's colleague",
+			call:   pbxtest.Call{Scenario: pbxtest.Transfer, Start: start, Extensions: []string{"101", "102"}},
+			route:  `{"choice":1,"number":"102"}`,
+			events: []string{"1", "3", "4", "1", "3", "2"},
+			rung:   []string{"102", "101"},
+		},
+		{
 			name:   "callback",
-			call:   Call{Scenario: OutboundCallback, Start: start, Caller: "998948867473", Extensions: []string{"201"}},
+			call:   pbxtest.Call{Scenario: pbxtest.OutboundCallback, Start: start, Caller: "998948867473", Extensions: []string{"201"}},
 			events: []string{"1", "1", "3", "2"},
 			rung:   []string{"201"},
 			check: func(t *testing.T, sent []url.Values) {
@@ -346,9 +411,9 @@ func TestPlayScenarios(t *testing.T) {
 			h := &hook{onRoute: func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, tt.route) }}
 			ts := httptest.NewServer(h)
 			defer ts.Close()
-			res, err := s.Play(context.Background(), ts.URL+"/hook?keep=me", tt.call)
+			res, err := s.PlayWith(context.Background(), ts.URL+"/hook?keep=me", tt.call, tt.extras)
 			require.NoError(t, err)
-			assert.Equal(t, tt.rung, res.Rung)
+			assert.Equal(t, tt.rung, res.Rang)
 			var codes []string
 			sent := res.Sent
 			if res.Asked {
@@ -359,6 +424,7 @@ func TestPlayScenarios(t *testing.T) {
 				assert.Equal(t, res.CallID, v.Get("call_id"))
 			}
 			assert.Equal(t, tt.events, codes)
+			assert.Equal(t, len(res.Sent), res.Notifications)
 			// Every request was a GET with the token, basic auth and the
 			// URL's own query.
 			for i, r := range h.got {
@@ -376,8 +442,37 @@ func TestPlayScenarios(t *testing.T) {
 			last := hist[len(hist)-1]
 			assert.Equal(t, res.CallID, last.RecordID)
 			_, hasRec := s.Recordings()[res.CallID]
-			assert.Equal(t, res.AnsweredBy != "", hasRec)
+			assert.Equal(t, res.AnsweredBy != "" && !tt.call.NoRecord, hasRec)
+			assert.Equal(t, hasRec, last.HasRecord)
 			assert.Len(t, s.Plays(), 1)
+			assert.Equal(t, res.Played, s.Plays()[0])
+			assert.Equal(t, res, s.PlayResults()[0])
+		})
+	}
+}
+
+// TestPlayRefusesAnUnknownExtension: a routing answer naming an extension
+// the PBX does not have used to be rung; it is now an error in
+// Played.Err, and nothing rings.
+func TestPlayRefusesAnUnknownExtension(t *testing.T) {
+	for _, sc := range []pbxtest.Scenario{pbxtest.AnsweredIncoming, pbxtest.MissedIncoming, pbxtest.Transfer} {
+		t.Run(sc.String(), func(t *testing.T) {
+			s := NewServer(Options{})
+			defer s.Close()
+			h := &hook{onRoute: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = io.WriteString(w, `{"choice":1,"number":"104","name":"Нет такого"}`)
+			}}
+			ts := httptest.NewServer(h)
+			defer ts.Close()
+			res, err := s.Play(context.Background(), ts.URL, pbxtest.Call{Scenario: sc})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `"104"`)
+			assert.Equal(t, err, res.Err)
+			assert.Equal(t, err, s.Plays()[0].Err)
+			assert.Equal(t, "104", res.Route.Extension, "the answer as read")
+			assert.Empty(t, res.Rang, "nothing rang")
+			assert.Len(t, h.got, 1, "only the routing question was sent")
+			assert.Len(t, s.History(), 4, "no call was logged")
 		})
 	}
 }
@@ -407,7 +502,7 @@ func TestPlayRejectsUnexpectedAnswers(t *testing.T) {
 			h := &hook{onRoute: tt.onRoute, onEvent: tt.onEvent}
 			ts := httptest.NewServer(h)
 			defer ts.Close()
-			res, err := s.Play(context.Background(), ts.URL, Call{Scenario: AnsweredIncoming})
+			res, err := s.PlayWith(context.Background(), ts.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming}, Extras{})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.NotContains(t, err.Error(), "very-secret-token")
@@ -418,12 +513,14 @@ func TestPlayRejectsUnexpectedAnswers(t *testing.T) {
 	}
 	s := NewServer(Options{})
 	defer s.Close()
-	_, err := s.Play(context.Background(), "ftp://x", Call{Scenario: AnsweredIncoming})
+	_, err := s.Play(context.Background(), "ftp://x", pbxtest.Call{Scenario: pbxtest.AnsweredIncoming})
 	assert.Error(t, err)
-	_, err = s.Play(context.Background(), "http://127.0.0.1:1/", Call{Scenario: Scenario(42), SkipRouting: true})
+	_, err = s.Play(context.Background(), "http://127.0.0.1:1/", pbxtest.Call{Scenario: pbxtest.Scenario(42), SkipRouting: true})
 	assert.ErrorContains(t, err, "unknown scenario")
-	_, err = s.Play(context.Background(), "http://127.0.0.1:1/", Call{Scenario: OutboundCallback})
+	_, err = s.Play(context.Background(), "http://127.0.0.1:1/", pbxtest.Call{Scenario: pbxtest.OutboundCallback})
 	assert.Error(t, err, "nothing listens on port 1")
+	_, err = s.Play(context.Background(), "http://127.0.0.1:1/", pbxtest.Call{Scenario: pbxtest.Transfer, Extensions: []string{"101"}, SkipRouting: true})
+	assert.ErrorContains(t, err, "two Extensions")
 }
 
 func TestSetWebhookPlaysCallbacks(t *testing.T) {
@@ -446,7 +543,7 @@ func TestSetWebhookPlaysCallbacks(t *testing.T) {
 	plays := s.Plays()
 	require.Len(t, plays, 1)
 	assert.NoError(t, plays[0].Err)
-	assert.Equal(t, OutboundCallback, plays[0].Scenario)
+	assert.Equal(t, pbxtest.OutboundCallback, plays[0].Call.Scenario)
 	assert.Len(t, h.got, 4)
 	assert.Equal(t, "101", h.params[0].Get("short_src_num"))
 	assert.Equal(t, "79031234567", h.params[0].Get("dst_num"))
@@ -462,9 +559,68 @@ func TestSetWebhookPlaysCallbacks(t *testing.T) {
 	}
 }
 
-func TestScenarioString(t *testing.T) {
-	assert.Equal(t, "AnsweredIncoming", AnsweredIncoming.String())
-	assert.Equal(t, "MissedIncoming", MissedIncoming.String())
-	assert.Equal(t, "OutboundCallback", OutboundCallback.String())
-	assert.Equal(t, "Scenario(9)", Scenario(9).String())
+// TestFakeContract: the pbxtest.Fake methods and the ways to open a
+// provider against the fake (Config, DSN, the registry) agree, and a
+// provider opened either way hears the fake's calls.
+func TestFakeContract(t *testing.T) {
+	ctx := context.Background()
+	zone, err := time.LoadLocation("Asia/Almaty")
+	require.NoError(t, err)
+	s := NewServer(Options{WebhookToken: "tk", WebhookUser: "u", WebhookPassword: "p@ss word", Location: zone})
+	defer s.Close()
+	assert.Equal(t, sipuni.Name, s.Name())
+	assert.True(t, strings.HasPrefix(s.URL(), "http://127.0.0.1:"), s.URL())
+	assert.True(t, strings.HasSuffix(s.URL(), "/api/"))
+
+	fromDSN, err := provider.Open(s.DSN())
+	require.NoError(t, err)
+	fromConfig, err := sipuni.New(s.Config())
+	require.NoError(t, err)
+	assert.Equal(t, zone, fromDSN.(*sipuni.Client).Location(), "the DSN names the zone")
+	for name, p := range map[string]pbx.Provider{"DSN": fromDSN, "Config": fromConfig} {
+		t.Run(name, func(t *testing.T) {
+			subs, err := p.(pbx.SubscriberLister).Subscribers(ctx)
+			require.NoError(t, err)
+			require.Len(t, subs, 3)
+			assert.Equal(t, pbxtest.Extensions(), []string{subs[0].Extension, subs[1].Extension, subs[2].Extension})
+
+			var rec pbxtest.Recorder
+			hook := httptest.NewServer(p.WebhookHandler(&rec, nil))
+			defer hook.Close()
+			played, err := s.Play(ctx, hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"101"}, played.Rang)
+			assert.Equal(t, "101", played.AnsweredBy)
+			assert.Len(t, rec.EventsOf(played.CallID), 3)
+			assert.Equal(t, pbxtest.DefaultTalk, rec.EventsOf(played.CallID)[2].TalkDuration)
+		})
+	}
+	last := s.Requests()[len(s.Requests())-1]
+	assert.Equal(t, "statistic/operators", last.Operation)
+
+	// The registry starts it with the neutral options: the staff given,
+	// a webhook token the DSN carries.
+	f, err := pbxtest.Start(sipuni.Name, pbxtest.Options{Employees: []pbxtest.Employee{{Extension: "201", Name: "Пётр"}}, RecordingSize: 1000})
+	require.NoError(t, err)
+	defer f.Close()
+	assert.Contains(t, f.DSN(), "webhook_token="+DefaultWebhookToken)
+	p, err := provider.Open(f.DSN())
+	require.NoError(t, err)
+	subs, err := p.(pbx.SubscriberLister).Subscribers(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []pbx.Subscriber{{Extension: "201", Login: "201", Name: "Пётр", Raw: subs[0].Raw}}, subs)
+	var rec pbxtest.Recorder
+	rec.Router = pbx.RouterFunc(func(context.Context, pbx.RouteQuery) (pbx.Route, error) { return pbx.Route{Extension: "101"}, nil })
+	hook := httptest.NewServer(p.WebhookHandler(&rec, &rec))
+	defer hook.Close()
+	_, err = f.Play(ctx, hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming})
+	assert.ErrorContains(t, err, `"101"`, "101 is not in this staff")
+	played, err := f.Play(ctx, hook.URL, pbxtest.Call{Scenario: pbxtest.MissedIncoming, SkipRouting: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"201"}, played.Rang, "the default extension comes from the staff")
+	rc, err := p.(pbx.RecordingFetcher).FetchRecording(ctx, f.(*Server).History()[0].RecordID)
+	require.NoError(t, err)
+	n, _ := io.Copy(io.Discard, rc.Body)
+	rc.Body.Close()
+	assert.Equal(t, int64(1000), n, "the seeded recordings have the size asked for")
 }

@@ -9,34 +9,33 @@ import (
 	"time"
 )
 
-func defaultEmployees() []Employee {
-	return []Employee{
-		{Extension: "101", Name: "Иван Петров", Status: "Свободен", CallState: "Не разговаривает"},
-		{Extension: "102", Name: "Мария Смирнова", Status: "Свободен", CallState: "Не разговаривает"},
-		{Extension: "103", Name: "Алексей Кузнецов", Status: "Перерыв", CallState: "Не разговаривает"},
-		{Extension: "104", Name: "Ольга Соколова", Status: "Свободен", CallState: "Не разговаривает"},
-	}
-}
-
-// defaultHistory makes a few calls of the last hours, with recordings for
-// the answered ones.
+// defaultHistory makes a few calls of the last hours between the staff and
+// outside numbers, with recordings for the answered external ones: an
+// answered and a missed incoming call, an outgoing and an internal one. It
+// runs before the server is shared.
 func (s *Server) defaultHistory() []HistoryEntry {
 	now := s.opts.Clock().In(s.loc).Truncate(time.Second)
 	at := func(ago time.Duration) time.Time { return now.Add(-ago) }
 	id := func(t time.Time) string { return s.nextCallID(t) }
+	ext := func(i int) string {
+		if len(s.employees) == 0 {
+			return ""
+		}
+		return s.employees[min(i, len(s.employees)-1)].Extension
+	}
 	t1, t2, t3, t4 := at(3*time.Hour), at(2*time.Hour), at(90*time.Minute), at(time.Hour)
 	h := []HistoryEntry{
 		{RecordID: id(t1), Type: "Входящий", Status: "отвечен", Time: t1, Tree: "Входящая", TreeID: "000-123456",
-			From: "79031234567", To: DefaultLine, Ringed: []string{"101", "102"}, AnsweredBy: "101",
+			From: "79031234567", To: DefaultLine, Ringed: []string{ext(0), ext(1)}, AnsweredBy: ext(0),
 			CallDuration: 103 * time.Second, TalkDuration: 95 * time.Second, AnswerDelay: 8 * time.Second, HasRecord: true, NewClient: true},
 		{RecordID: id(t2), Type: "Входящий", Status: "не отвечен", Time: t2, Tree: "Входящая", TreeID: "000-123456",
-			From: "79161234567", To: DefaultLine, Ringed: []string{"101", "102"},
+			From: "79161234567", To: DefaultLine, Ringed: []string{ext(0), ext(1)},
 			CallDuration: 20 * time.Second},
 		{RecordID: id(t3), Type: "Исходящий", Status: "отвечен", Time: t3, Tree: "Исходящая", TreeID: "000-123457",
-			OutgoingLine: DefaultLine, From: "102", To: "79261234567", AnsweredBy: "79261234567",
+			OutgoingLine: DefaultLine, From: ext(1), To: "79261234567", AnsweredBy: "79261234567",
 			CallDuration: 70 * time.Second, TalkDuration: 62 * time.Second, AnswerDelay: 8 * time.Second, HasRecord: true},
 		{RecordID: id(t4), Type: "Внутренний", Status: "отвечен", Time: t4, Tree: "Внутренняя",
-			From: "101", To: "103", AnsweredBy: "103",
+			From: ext(0), To: ext(2), AnsweredBy: ext(2),
 			CallDuration: 35 * time.Second, TalkDuration: 30 * time.Second, AnswerDelay: 5 * time.Second},
 	}
 	for _, e := range h {

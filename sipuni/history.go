@@ -1,13 +1,11 @@
 package sipuni
 
 import (
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -308,7 +306,7 @@ func (s *StatisticsReader) row(rec []string) (StatisticsRow, error) {
 		case colStatus:
 			r.Status = v
 		case colTime:
-			r.Time, err = parseStatTime(v, s.loc)
+			r.Time, err = provider.ParseLocalTime(v, s.loc)
 		case colTreeID:
 			r.TreeID = v
 		case colTree:
@@ -382,22 +380,6 @@ func ParseStatistics(r io.Reader, loc *time.Location) ([]StatisticsRow, error) {
 		}
 		rows = append(rows, row)
 	}
-}
-
-var statTimeLayouts = [...]string{"02.01.2006 15:04:05", "02.01.2006 15:04", "2006-01-02 15:04:05", "02.01.2006"}
-
-// parseStatTime reads "DD.MM.YYYY HH:MM:SS" (tolerating a missing seconds
-// part and ISO dates) in loc; "" is the zero time.
-func parseStatTime(v string, loc *time.Location) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	for _, l := range statTimeLayouts {
-		if t, err := time.ParseInLocation(l, v, loc); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("not a time (want DD.MM.YYYY HH:MM:SS): %.40q", v)
 }
 
 // parseFlag reads the export's yes/no columns: да/нет or a boolean.
@@ -512,124 +494,4 @@ scan:
 		return ""
 	}
 	return n
-}
-
-// Operator is one employee of statistic/operators. The CSV's columns are not
-// documented (one client reads Login, Name, Status, Call state; another
-// extension, name, status): they are mapped by header name in English or
-// Russian, and every column is kept in Fields.
-type Operator struct {
-	// Login is the "Login" column, as written.
-	Login string `json:"login,omitempty"`
-	// Extension is the short internal number: an extension column when
-	// there is one, else Login when it is a short number (1 to 5 digits).
-	Extension string `json:"extension,omitempty"`
-	// Name is the employee's name.
-	Name string `json:"name,omitempty"`
-	// Status is the presence status, as written.
-	Status string `json:"status,omitempty"`
-	// CallState is the "Call state" column, as written.
-	CallState string `json:"call_state,omitempty"`
-	// Fields holds every column by header name.
-	Fields map[string]string `json:"fields,omitempty"`
-}
-
-type opColumn uint8
-
-const (
-	opOther opColumn = iota
-	opLogin
-	opExtension
-	opName
-	opStatus
-	opCallState
-)
-
-var operatorColumns = map[string]opColumn{
-	"login": opLogin, "логин": opLogin, "sip": opLogin, "sip login": opLogin, "sip-логин": opLogin,
-	"extension": opExtension, "ext": opExtension, "short number": opExtension, "shortnum": opExtension,
-	"sipnumber": opExtension, "внутренний номер": opExtension, "номер": opExtension,
-	"name": opName, "имя": opName, "сотрудник": opName, "фио": opName, "оператор": opName,
-	"status": opStatus, "статус": opStatus,
-	"call state": opCallState, "call status": opCallState, "состояние": opCallState, "состояние звонка": opCallState,
-}
-
-// positional is the column order assumed for a CSV without a header row.
-var (
-	positional     = []string{"Login", "Name", "Status", "Call state"}
-	positionalCols = []opColumn{opLogin, opName, opStatus, opCallState}
-)
-
-// ParseOperators reads a statistic/operators CSV (";"-separated, maybe with
-// a BOM). When the first line names no known column it is taken as data, in
-// the order Login, Name, Status, Call state.
-func ParseOperators(r io.Reader) ([]Operator, error) {
-	cr := csv.NewReader(r)
-	cr.Comma = ';'
-	cr.LazyQuotes = true
-	cr.FieldsPerRecord = -1
-	recs, err := cr.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("sipuni: reading operators CSV: %w", err)
-	}
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	header := make([]string, len(recs[0]))
-	cols := make([]opColumn, len(recs[0]))
-	known := false
-	for i, h := range recs[0] {
-		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF"))
-		cols[i] = operatorColumns[headerKey(h)]
-		known = known || cols[i] != opOther
-	}
-	data := recs[1:]
-	if !known {
-		data = recs
-		recs[0][0] = strings.TrimPrefix(recs[0][0], "\uFEFF")
-		header = positional
-		cols = positionalCols
-	}
-	ops := make([]Operator, 0, len(data))
-	for _, rec := range data {
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		op := Operator{Fields: make(map[string]string, len(rec))}
-		for i, v := range rec {
-			v = strings.TrimSpace(v)
-			if i >= len(cols) {
-				if v != "" {
-					op.Fields["column "+strconv.Itoa(i+1)] = v
-				}
-				continue
-			}
-			op.Fields[header[i]] = v
-			switch cols[i] {
-			case opLogin:
-				op.Login = v
-			case opExtension:
-				op.Extension = v
-			case opName:
-				op.Name = v
-			case opStatus:
-				op.Status = v
-			case opCallState:
-				op.CallState = v
-			}
-		}
-		if op.Extension == "" && len(op.Login) <= 5 && allDigits(op.Login) {
-			op.Extension = op.Login
-		}
-		ops = append(ops, op)
-	}
-	return ops, nil
-}
-
-// firstLine returns b up to its first line break.
-func firstLine(b []byte) []byte {
-	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
-		return b[:i]
-	}
-	return b
 }
