@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/phone"
 	"github.com/pbxkit/pbxkit/provider"
 )
 
@@ -44,7 +42,7 @@ type Config struct {
 	// request is rejected.
 	CRMToken string
 	// BaseURL is the API root; default DefaultBaseURL. Point it at a fake
-	// (pztest.Server.URL) in tests.
+	// (prostiezvonkitest.Server.URL(), or its Config()) in tests.
 	BaseURL string
 	// Location is the zone of the vendor's zone-less times; default
 	// provider.DefaultLocation() (Europe/Moscow).
@@ -137,12 +135,6 @@ type Client struct {
 	makecallURL string
 }
 
-// The capabilities a Client has.
-var (
-	_ pbx.Provider = (*Client)(nil)
-	_ pbx.Caller   = (*Client)(nil)
-)
-
 // New returns a Client for cfg. It fails only for an unusable BaseURL.
 //
 // A Config without CRMToken is valid (a program that only places calls), but
@@ -221,102 +213,50 @@ func (c *Client) LogValue() slog.Value {
 // BaseURL returns the API root the client calls.
 func (c *Client) BaseURL() string { return c.cfg.BaseURL }
 
-// makeCallRequest is the makecall body: {"user":"100","phone":"89991234567"}.
-type makeCallRequest struct {
-	User  string `json:"user"`
-	Phone string `json:"phone"`
-}
-
-// MakeCall asks Prostie Zvonki to ring the employee req.Extension and
-// connect them with req.Phone (POST .../crmapi/v1/makecall with the
-// X-API-KEY header).
-//
-// The phone is sent as digits only. The form 8XXXXXXXXXX of the spec's own
-// example is kept as written; every other form is normalised by
-// phone.Normalize ("+7 (999) 123-45-67" gives "79991234567"). Which form
-// Prostie Zvonki prefers is not documented; both are Russian dialling forms.
-//
-// MakeCall rings a phone, so it is never retried once the request may have
-// reached the service, and a redirect is never followed: it is a
-// *provider.RedirectError naming where it pointed (configure that URL as
-// BaseURL instead). It gives up after Config.Timeout (default 30 s) unless
-// ctx ends earlier, also when the service stalls in the middle of its
-// answer. A 4xx/5xx answer, or a 2xx whose JSON reports an error, gives a
-// *provider.APIError with the service's text in Message; [UserMessage]
-// turns any error into the text the spec wants shown to the user. The
-// CallResult carries the call id when the answer has one (callid, call_id
-// or uuid, as the ITooLabs family answers): in the family it is the callid
-// the call's notifications carry, so events match it directly (OrderID
-// stays empty). Prostie Zvonki's success body is not documented, and any
-// 2xx without an error counts as success.
-func (c *Client) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallResult, error) {
-	const op = "makecall"
-	if c.cfg.APIKey == "" {
-		return pbx.CallResult{}, errors.New("prostiezvonki: makecall: Config.APIKey is empty")
-	}
-	ext := strings.TrimSpace(req.Extension)
-	if ext == "" {
-		return pbx.CallResult{}, errors.New("prostiezvonki: makecall: no extension to ring")
-	}
-	num, ok := dialNumber(req.Phone)
-	if !ok {
-		return pbx.CallResult{}, fmt.Errorf("prostiezvonki: makecall: %.40q is not a telephone number", req.Phone)
-	}
-	body, err := json.Marshal(makeCallRequest{User: ext, Phone: num})
-	if err != nil {
-		return pbx.CallResult{}, fmt.Errorf("prostiezvonki: makecall: %w", err)
-	}
+// post sends the JSON body to url with the API key (see sign.go) under
+// policy, and reads the answer. A 4xx/5xx answer, or a 2xx whose JSON
+// reports an error, is a *provider.APIError carrying the service's text
+// and the wait its Retry-After header asked for; an answer naming the
+// credentials as the problem also matches provider.ErrUnauthorized.
+func (c *Client) post(ctx context.Context, op, url string, policy provider.Policy, body []byte) (answer, error) {
 	h := http.Header{}
-	h.Set("X-API-KEY", c.cfg.APIKey)
+	c.signRequest(h)
 	h.Set("Content-Type", "application/json")
 	h.Set("Accept", "application/json")
 	resp, err := c.api.Do(ctx, provider.Request{
 		Operation: op,
-		Policy:    provider.PolicyAction,
+		Policy:    policy,
 		Method:    http.MethodPost,
-		URL:       c.makecallURL,
+		URL:       url,
 		Header:    h,
 		Body:      body,
 	})
 	if err != nil {
-		return pbx.CallResult{}, err
+		return answer{}, err
 	}
 	b, err := provider.ReadResponse(Name, op, resp, maxAnswer)
 	if err != nil {
-		return pbx.CallResult{}, err
+		return answer{}, err
 	}
 	a := parseAnswer(b)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || a.failed {
-		e := &provider.APIError{Provider: Name, Operation: op, StatusCode: resp.StatusCode, Message: a.text, Body: provider.Excerpt(b)}
+		e := &provider.APIError{
+			Provider:   Name,
+			Operation:  op,
+			StatusCode: resp.StatusCode,
+			Message:    a.text,
+			Body:       provider.Excerpt(b),
+			RetryAfter: provider.RetryAfter(resp),
+		}
 		if looksLikeAuthError(a.text) {
 			e.Err = provider.ErrUnauthorized
 		}
 		if e.Message == "" && e.StatusCode >= 200 && e.StatusCode <= 299 {
 			e.Message = "unexpected answer"
 		}
-		return pbx.CallResult{}, e
+		return answer{}, e
 	}
-	return pbx.CallResult{CallID: a.callID}, nil
-}
-
-// dialNumber returns the digits to send for s, or false when s is not a
-// telephone number.
-func dialNumber(s string) (string, bool) {
-	n := phone.Normalize(s)
-	if n == "" {
-		return "", false
-	}
-	for i := 0; i < len(n); i++ {
-		if n[i] < '0' || n[i] > '9' {
-			return "", false
-		}
-	}
-	if len(n) == 11 && n[0] == '7' && !strings.Contains(s, "+") {
-		if i := strings.IndexAny(s, "0123456789"); i >= 0 && s[i] == '8' {
-			return "8" + n[1:], true // the spec's own form, 89991234567
-		}
-	}
-	return n, true
+	return a, nil
 }
 
 // answer is what parseAnswer found in an API answer.
@@ -445,35 +385,4 @@ func looksLikeAuthError(text string) bool {
 		}
 	}
 	return false
-}
-
-// UserMessage returns the text the Prostie Zvonki spec asks to show the user
-// when a request to the service fails:
-//
-//	При выполнении запроса к Простым звонкам произошла ошибка: [текст полученной ошибки]. Пожалуйста, обратитесь в поддержку Простых звонков.
-//
-// The error text is the service's own (APIError.Message), else the body
-// excerpt, else the HTTP status text; for other errors, err.Error() (which
-// never holds a secret). A nil err gives "".
-func UserMessage(err error) string {
-	if err == nil {
-		return ""
-	}
-	var text string
-	var ae *provider.APIError
-	if errors.As(err, &ae) {
-		switch {
-		case ae.Message != "":
-			text = ae.Message
-		case ae.Body != "":
-			text = ae.Body
-		default:
-			text = fmt.Sprintf("HTTP %d %s", ae.StatusCode, http.StatusText(ae.StatusCode))
-		}
-	} else {
-		text = err.Error()
-	}
-	text = strings.TrimRight(strings.TrimSpace(text), ".")
-	return "При выполнении запроса к Простым звонкам произошла ошибка: " + text +
-		". Пожалуйста, обратитесь в поддержку Простых звонков."
 }

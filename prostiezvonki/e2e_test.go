@@ -1,9 +1,10 @@
-package prostiezvonki
+package prostiezvonki_test
 
 import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,29 +14,43 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/prostiezvonki/pztest"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
+	"github.com/pbxkit/pbxkit/prostiezvonki"
+	"github.com/pbxkit/pbxkit/prostiezvonki/prostiezvonkitest"
 	"github.com/pbxkit/pbxkit/provider"
 )
+
+var errBoom = errors.New("boom")
 
 // rig is a fake Prostie Zvonki service, a Client pointed at it, and the
 // Client's webhook served on loopback.
 type rig struct {
-	fake   *pztest.Server
-	client *Client
-	events *collector
-	router *routeTo
+	fake   *prostiezvonkitest.Server
+	client *prostiezvonki.Client
+	events *pbxtest.Recorder
 	hook   *httptest.Server
 }
 
 func newRig(t *testing.T, route pbx.Route) *rig {
 	t.Helper()
-	fake := pztest.NewServer(pztest.Options{})
+	fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(fake.Close)
-	r := &rig{fake: fake, events: &collector{}, router: &routeTo{r: route}}
-	r.client = newClient(t, Config{APIKey: fake.APIKey(), CRMToken: fake.CRMToken(), BaseURL: fake.URL})
-	r.hook = httptest.NewServer(r.client.WebhookHandler(r.events, r.router))
+	rec := &pbxtest.Recorder{Router: pbx.RouterFunc(func(context.Context, pbx.RouteQuery) (pbx.Route, error) { return route, nil })}
+	r := &rig{fake: fake, events: rec}
+	r.client = clientOf(t, fake.Config())
+	r.hook = httptest.NewServer(r.client.WebhookHandler(rec, rec))
 	t.Cleanup(r.hook.Close)
 	return r
+}
+
+// clientOf builds a Client that logs nowhere (rejections would otherwise
+// go to slog.Default()).
+func clientOf(t *testing.T, cfg prostiezvonki.Config) *prostiezvonki.Client {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	c, err := prostiezvonki.New(cfg)
+	require.NoError(t, err)
+	return c
 }
 
 func types(evs []pbx.CallEvent) []string {
@@ -48,10 +63,12 @@ func types(evs []pbx.CallEvent) []string {
 
 // TestFakeFlows plays every scenario against the real webhook handler.
 func TestFakeFlows(t *testing.T) {
+	const spec = prostiezvonkitest.SpecCaller // 89991234567
 	tests := []struct {
 		name        string
 		route       pbx.Route
-		call        pztest.Call
+		call        pbxtest.Call
+		x           prostiezvonkitest.Extras
 		wantTypes   []string
 		wantAsked   bool
 		wantResp    string
@@ -59,56 +76,61 @@ func TestFakeFlows(t *testing.T) {
 		wantDir     pbx.Direction
 	}{
 		{"answered incoming, routed", pbx.Route{Extension: "101", DisplayName: "ООО Альфа"},
-			pztest.Call{Scenario: pztest.AnsweredIncoming, Extensions: []string{"100", "102"}},
+			pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Caller: spec, Extensions: []string{"100", "102"}}, prostiezvonkitest.Extras{},
 			[]string{"ringing/101", "answered/101", "call_ended/101"}, true, "101", pbx.OutcomeAnswered, pbx.Inbound},
 		{"answered incoming, group ring with leg events", pbx.Route{},
-			pztest.Call{Scenario: pztest.AnsweredIncoming, Extensions: []string{"100", "101", "102"}, LegEvents: true},
+			pbxtest.Call{Scenario: pbxtest.GroupRing, Caller: spec, Extensions: []string{"100", "101", "102"}}, prostiezvonkitest.Extras{LegEvents: true},
 			[]string{"ringing/100", "ringing/101", "ringing/102", "answered/100", "leg_ended/101", "leg_ended/102", "leg_ended/100", "call_ended/100"},
 			true, "", pbx.OutcomeAnswered, pbx.Inbound},
 		{"answered incoming as in the spec", pbx.Route{Extension: "101"},
-			pztest.Call{Scenario: pztest.AnsweredIncoming, NoSmartTransfer: true},
+			pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Caller: spec, Extensions: []string{"100"}, SkipRouting: true}, prostiezvonkitest.Extras{},
 			[]string{"ringing/100", "answered/100", "call_ended/100"}, false, "", pbx.OutcomeAnswered, pbx.Inbound},
 		{"answered incoming with the family's wait", pbx.Route{},
-			pztest.Call{Scenario: pztest.AnsweredIncoming, NoSmartTransfer: true, SendWait: true, Ring: 7 * time.Second, Talk: 61 * time.Second},
+			pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Caller: spec, Extensions: []string{"100"}, SkipRouting: true, Ring: 7 * time.Second, Talk: 61 * time.Second},
+			prostiezvonkitest.Extras{SendWait: true},
 			[]string{"ringing/100", "answered/100", "call_ended/100"}, false, "", pbx.OutcomeAnswered, pbx.Inbound},
 		{"missed outgoing with the family's wait", pbx.Route{},
-			pztest.Call{Scenario: pztest.MissedOutgoing, SendWait: true},
+			pbxtest.Call{Caller: spec, Extensions: []string{"100"}}, prostiezvonkitest.Extras{Flow: prostiezvonkitest.MissedOutgoing, SendWait: true},
 			[]string{"ringing/100", "call_ended/100"}, false, "", pbx.OutcomeMissed, pbx.Outbound},
 		{"missed incoming", pbx.Route{},
-			pztest.Call{Scenario: pztest.MissedIncoming},
+			pbxtest.Call{Scenario: pbxtest.MissedIncoming, Caller: spec, Extensions: []string{"100"}}, prostiezvonkitest.Extras{},
 			[]string{"ringing/100", "call_ended/100"}, true, "", pbx.OutcomeMissed, pbx.Inbound},
 		{"missed incoming, leg events", pbx.Route{Extension: "102"},
-			pztest.Call{Scenario: pztest.MissedIncoming, LegEvents: true},
+			pbxtest.Call{Scenario: pbxtest.MissedIncoming, Caller: spec}, prostiezvonkitest.Extras{LegEvents: true},
 			[]string{"ringing/102", "leg_ended/102", "call_ended/102"}, true, "102", pbx.OutcomeMissed, pbx.Inbound},
 		{"outbound callback", pbx.Route{Extension: "101"},
-			pztest.Call{Scenario: pztest.OutboundCallback, Extensions: []string{"101"}, Caller: "+79161234567"},
+			pbxtest.Call{Scenario: pbxtest.OutboundCallback, Extensions: []string{"101"}, Caller: "+79161234567"}, prostiezvonkitest.Extras{},
 			[]string{"ringing/101", "answered/101", "call_ended/101"}, false, "", pbx.OutcomeAnswered, pbx.Outbound},
 		{"missed outgoing (call_id spelling)", pbx.Route{},
-			pztest.Call{Scenario: pztest.MissedOutgoing, LegEvents: true},
+			pbxtest.Call{Caller: spec, Extensions: []string{"100"}}, prostiezvonkitest.Extras{Flow: prostiezvonkitest.MissedOutgoing, LegEvents: true},
 			[]string{"ringing/100", "leg_ended/100", "call_ended/100"}, false, "", pbx.OutcomeMissed, pbx.Outbound},
 		{"smart transfer", pbx.Route{Extension: "100"},
-			pztest.Call{Scenario: pztest.SmartTransfer},
+			pbxtest.Call{Caller: spec}, prostiezvonkitest.Extras{Flow: prostiezvonkitest.SmartTransfer},
 			[]string{}, true, "100", pbx.OutcomeUnknown, pbx.DirectionUnknown},
+		{"transfer", pbx.Route{Extension: "103"},
+			pbxtest.Call{Scenario: pbxtest.Transfer, Caller: spec}, prostiezvonkitest.Extras{},
+			[]string{"ringing/101", "answered/101", "transferred/101", "ringing/102", "answered/102", "call_ended/102"},
+			true, "103", pbx.OutcomeAnswered, pbx.Inbound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, tt.route)
-			res, err := r.fake.Play(context.Background(), r.hook.URL, tt.call)
+			res, err := r.fake.PlayWith(context.Background(), r.hook.URL, tt.call, tt.x)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantAsked, res.Asked)
-			assert.Equal(t, tt.wantResp, res.Responsible)
-			assert.Equal(t, tt.route.DisplayName, res.ContactName)
-			evs := r.events.all()
+			assert.Equal(t, tt.wantResp, res.Route.Extension)
+			assert.Equal(t, tt.route.DisplayName, res.Route.DisplayName)
+			evs := r.events.Events()
 			assert.Equal(t, tt.wantTypes, types(evs))
 			if tt.wantAsked {
-				q := r.router.asked()
+				q := r.events.Queries()
 				require.Len(t, q, 1)
 				assert.Equal(t, "79991234567", q[0].Phone)
 			}
 			for _, e := range evs {
 				assert.Equal(t, res.Call.CallID, e.CallID, "every notification carries the call id")
 				assert.Equal(t, tt.wantDir, e.Direction)
-				assert.Equal(t, Name, e.Provider)
+				assert.Equal(t, prostiezvonki.Name, e.Provider)
 			}
 			if len(evs) == 0 {
 				return
@@ -121,7 +143,7 @@ func TestFakeFlows(t *testing.T) {
 				// duration is the whole call; the talk time is known only
 				// from the family's wait, which the spec's history lacks.
 				assert.Equal(t, res.Call.Ring+res.Call.Talk, end.CallDuration)
-				if tt.call.SendWait {
+				if tt.x.SendWait {
 					assert.Equal(t, res.Call.Talk, end.TalkDuration)
 					assert.True(t, end.AnsweredAt.Equal(res.Call.Start.Add(res.Call.Ring)), "answered %v", end.AnsweredAt)
 				} else {
@@ -153,14 +175,14 @@ func TestFakeFlows(t *testing.T) {
 // fail, and nothing of a wrong-token call reaches the handler.
 func TestFakeRejectedByWebhook(t *testing.T) {
 	r := newRig(t, pbx.Route{})
-	_, err := r.fake.Play(context.Background(), r.hook.URL, pztest.Call{Scenario: pztest.AnsweredIncoming, CRMToken: "wrong"})
+	_, err := r.fake.PlayWith(context.Background(), r.hook.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming}, prostiezvonkitest.Extras{CRMToken: "wrong"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "401")
-	assert.Empty(t, r.events.all())
-	assert.Empty(t, r.router.asked())
+	assert.Empty(t, r.events.Events())
+	assert.Empty(t, r.events.Queries())
 
-	r.events.fail(errBoom)
-	res, err := r.fake.Play(context.Background(), r.hook.URL, pztest.Call{Scenario: pztest.OutboundCallback})
+	r.events.Err = errBoom
+	res, err := r.fake.PlayWith(context.Background(), r.hook.URL, pbxtest.Call{Scenario: pbxtest.OutboundCallback}, prostiezvonkitest.Extras{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "500")
 	assert.Len(t, res.Sent, 1, "the flow stops at the failure")
@@ -176,13 +198,13 @@ func TestFakeMakeCall(t *testing.T) {
 	require.NotEmpty(t, res.CallID)
 	require.NoError(t, r.fake.Wait())
 
-	reqs := r.fake.Requests()
+	reqs := r.fake.APIRequests()
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "makecall", reqs[0].Operation)
 	assert.True(t, reqs[0].APIKeyOK)
 	assert.Equal(t, map[string]string{"user": "101", "phone": "79161234567"}, reqs[0].Params)
 
-	evs := r.events.all()
+	evs := r.events.Events()
 	assert.Equal(t, []string{"ringing/101", "answered/101", "call_ended/101"}, types(evs))
 	for _, e := range evs {
 		assert.Equal(t, res.CallID, e.CallID)
@@ -200,7 +222,7 @@ func TestFakeMakeCallErrors(t *testing.T) {
 		var ae *provider.APIError
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, 500, ae.StatusCode)
-		assert.Equal(t, "При выполнении запроса к Простым звонкам произошла ошибка: АТС недоступна. Пожалуйста, обратитесь в поддержку Простых звонков.", UserMessage(err))
+		assert.Equal(t, "При выполнении запроса к Простым звонкам произошла ошибка: АТС недоступна. Пожалуйста, обратитесь в поддержку Простых звонков.", prostiezvonki.UserMessage(err))
 		assert.Len(t, r.fake.Requests(), 1, "not retried")
 	})
 	t.Run("200 with error", func(t *testing.T) {
@@ -217,33 +239,59 @@ func TestFakeMakeCallErrors(t *testing.T) {
 		var ae *provider.APIError
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, 400, ae.StatusCode)
-		assert.Contains(t, UserMessage(err), "Пользователь с внутренним номером 555 не найден")
+		assert.Contains(t, prostiezvonki.UserMessage(err), "Пользователь с внутренним номером 555 не найден")
 	})
 	t.Run("wrong key", func(t *testing.T) {
-		fake := pztest.NewServer(pztest.Options{})
+		fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 		defer fake.Close()
-		c := newClient(t, Config{APIKey: "wrong-k3y", BaseURL: fake.URL})
-		_, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "100", Phone: "89991234567"})
+		c := clientOf(t, prostiezvonki.Config{APIKey: "wrong-k3y", BaseURL: fake.URL(), CRMToken: "x"})
+		_, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "101", Phone: "89991234567"})
 		assert.True(t, errors.Is(err, provider.ErrUnauthorized), "%v", err)
 		assert.NotContains(t, err.Error(), "wrong-k3y")
-		assert.False(t, fake.Requests()[0].APIKeyOK)
+		assert.False(t, fake.APIRequests()[0].APIKeyOK)
 	})
 }
 
 // TestFakeDSN opens the provider by the fake's DSN and places a call.
 func TestFakeDSN(t *testing.T) {
-	fake := pztest.NewServer(pztest.Options{APIKey: "k/+@y", CRMToken: "t&k"})
+	fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{APIKey: "k/+@y", CRMToken: "t&k"})
 	defer fake.Close()
 	p, err := provider.Open(fake.DSN())
 	require.NoError(t, err)
 	c := p.(pbx.Caller)
-	_, err = c.MakeCall(context.Background(), pbx.CallRequest{Extension: "100", Phone: "89991234567"})
+	_, err = c.MakeCall(context.Background(), pbx.CallRequest{Extension: "101", Phone: "89991234567"})
 	require.NoError(t, err)
 
-	var got collector
+	var got pbxtest.Recorder
 	hook := httptest.NewServer(p.WebhookHandler(&got, nil))
 	defer hook.Close()
-	_, err = fake.Play(context.Background(), hook.URL, pztest.Call{Scenario: pztest.MissedIncoming})
+	_, err = fake.Play(context.Background(), hook.URL, pbxtest.Call{Scenario: pbxtest.MissedIncoming})
 	require.NoError(t, err)
-	assert.Len(t, got.all(), 2)
+	assert.Len(t, got.Events(), 2)
+}
+
+// TestFakeEveryNeutralScenario: the fake plays every neutral scenario
+// through the real handler, each reaching the EventHandler with the call's
+// id and ending with the call.
+func TestFakeEveryNeutralScenario(t *testing.T) {
+	for _, sc := range []pbxtest.Scenario{pbxtest.AnsweredIncoming, pbxtest.MissedIncoming, pbxtest.OutboundCallback, pbxtest.GroupRing, pbxtest.Transfer} {
+		t.Run(sc.String(), func(t *testing.T) {
+			r := newRig(t, pbx.Route{})
+			played, err := r.fake.Play(context.Background(), r.hook.URL, pbxtest.Call{Scenario: sc})
+			require.NoError(t, err)
+			evs := r.events.EventsOf(played.CallID)
+			require.NotEmpty(t, evs)
+			assert.Len(t, r.events.Events(), len(evs), "one call")
+			assert.Equal(t, pbx.EventCallEnded, evs[len(evs)-1].Type)
+			assert.Equal(t, sc.Answered(), evs[len(evs)-1].Outcome == pbx.OutcomeAnswered)
+			assert.Equal(t, played.Notifications, len(evs)+btoi(played.Asked))
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -10,8 +10,9 @@ import (
 	"strings"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/prostiezvonki"
-	"github.com/pbxkit/pbxkit/prostiezvonki/pztest"
+	"github.com/pbxkit/pbxkit/prostiezvonki/prostiezvonkitest"
 	"github.com/pbxkit/pbxkit/provider"
 )
 
@@ -19,7 +20,7 @@ import (
 // Zvonki service play an incoming call that the router sends to the
 // client's manager.
 func Example() {
-	fake := pztest.NewServer(pztest.Options{})
+	fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	defer fake.Close()
 
 	// In production: "prostiezvonki://:APIKEY@/?crm_token=T".
@@ -40,11 +41,11 @@ func Example() {
 	crm := httptest.NewServer(p.WebhookHandler(events, router))
 	defer crm.Close()
 
-	res, err := fake.Play(context.Background(), crm.URL, pztest.Call{Scenario: pztest.AnsweredIncoming, Caller: "89991234567"})
+	res, err := fake.Play(context.Background(), crm.URL, pbxtest.Call{Scenario: pbxtest.AnsweredIncoming, Caller: "89991234567"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("smart transfer to", res.Responsible)
+	fmt.Println("smart transfer to", res.Route.Extension)
 	// Output:
 	// ringing inbound 79991234567 ext 101 unknown
 	// answered inbound 79991234567 ext 101 unknown
@@ -54,20 +55,20 @@ func Example() {
 
 // Place a call ("click to call") through the fake service.
 func ExampleClient_MakeCall() {
-	fake := pztest.NewServer(pztest.Options{})
+	fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	defer fake.Close()
 
-	c, err := prostiezvonki.New(prostiezvonki.Config{APIKey: fake.APIKey(), BaseURL: fake.URL})
+	c, err := prostiezvonki.New(fake.Config())
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "100", Phone: "8 (999) 123-45-67"}); err != nil {
+	if _, err := c.MakeCall(context.Background(), pbx.CallRequest{Extension: "101", Phone: "8 (999) 123-45-67"}); err != nil {
 		log.Fatal(prostiezvonki.UserMessage(err))
 	}
 	req := fake.Requests()[0]
 	fmt.Println(req.Method, req.Path, string(req.Body))
 	// Output:
-	// POST /httpapiinteg/crmapi/v1/makecall {"user":"100","phone":"89991234567"}
+	// POST /httpapiinteg/crmapi/v1/makecall {"user":"101","phone":"89991234567"}
 }
 
 // Answer a smart-transfer question: the handler asks the router and writes
@@ -103,4 +104,33 @@ func ExampleUserMessage() {
 	// Output:
 	// При выполнении запроса к Простым звонкам произошла ошибка: Пользователь не найден. Пожалуйста, обратитесь в поддержку Простых звонков.
 	// false
+}
+
+// Check a deployed receiver: build the notification Prostie Zvonki would
+// send, with the client's own token, and send it.
+func ExampleClient_WebhookTestRequest() {
+	c, err := prostiezvonki.New(prostiezvonki.Config{CRMToken: "token123"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	events := pbx.EventHandlerFunc(func(_ context.Context, e pbx.CallEvent) error {
+		fmt.Println(e.Type, e.Direction, e.Phone, "ext", e.Extension, e.CallID)
+		return nil
+	})
+	receiver := httptest.NewServer(c.WebhookHandler(events, nil))
+	defer receiver.Close()
+
+	req, err := c.WebhookTestRequest(context.Background(), receiver.URL+"/pbx/prostiezvonki", "test-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode)
+	// Output:
+	// ringing inbound 79990000000 ext 100 test-1
+	// 200
 }

@@ -82,7 +82,10 @@ func FuzzDecodeNotification(f *testing.F) {
 				t.Fatal("crm_token kept in the Notification")
 			}
 			agreeWithEncodingJSON(t, body, query, &n)
-			_, _ = toEvent(&n, time.Now().In(loc), loc)
+			if e, err := n.CallEvent(loc, time.Now()); err == nil && e.Raw != &n {
+				t.Fatal("Raw is not the Notification")
+			}
+			_ = n.RouteQuery()
 		}
 
 		target := "/"
@@ -149,31 +152,6 @@ func agreeWithEncodingJSON(t *testing.T, body []byte, query string, n *Notificat
 			t.Fatalf("field %q: got %v, encoding/json reads %q", k, got[k], s)
 		}
 	}
-}
-
-// FuzzParseTime: no panic, and every time comes back in the location.
-func FuzzParseTime(f *testing.F) {
-	for _, s := range []string{"20230908T015640", "20230908T015640Z", "2023-09-08T01:56:40+03:00", "2023-09-08 01:56:40", "", "x", "20231308T250000", "99999999T999999Z"} {
-		f.Add(s)
-	}
-	loc := time.FixedZone("MSK", 3*3600)
-	f.Fuzz(func(t *testing.T, s string) {
-		tm, err := parseTime(s, loc)
-		if err != nil {
-			if !tm.IsZero() {
-				t.Fatal("error with a time")
-			}
-			return
-		}
-		if !tm.IsZero() && tm.Location() != loc {
-			t.Fatalf("location %v", tm.Location())
-		}
-		if len(s) == len(layoutLocal) && err == nil && !tm.IsZero() {
-			if got := tm.Format(layoutLocal); got != s {
-				t.Fatalf("round trip %q -> %q", s, got)
-			}
-		}
-	})
 }
 
 // FuzzParseAnswer: the makecall answer parser never panics and keeps its

@@ -64,12 +64,6 @@ func (c *collector) HandleEvent(_ context.Context, e pbx.CallEvent) error {
 	return nil
 }
 
-func (c *collector) fail(err error) {
-	c.mu.Lock()
-	c.err = err
-	c.mu.Unlock()
-}
-
 func (c *collector) all() []pbx.CallEvent {
 	c.mu.Lock()
 	defer c.mu.Unlock()

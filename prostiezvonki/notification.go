@@ -16,6 +16,11 @@ import (
 	"github.com/pbxkit/pbxkit/provider"
 )
 
+// This file is the ITooLabs family's notification protocol (cmd=event,
+// history, contact, rating), decoded and mapped to pbx values. It uses
+// nothing else of this package but Name, so that it can move as a whole to
+// a place shared with the family's other vendors (MegaFon, Dom.ru).
+
 // Notification is one request Prostie Zvonki sends to the CRM, decoded:
 // [pbx.CallEvent.Raw] and [pbx.RouteQuery.Raw] hold a *Notification.
 //
@@ -334,48 +339,6 @@ func outcome(s string) pbx.Outcome {
 	return pbx.OutcomeUnknown
 }
 
-// Time layouts. The spec's example "20230908T015640" has no zone and the
-// spec does not name one (uncertain): it is read in the configured location.
-// The ITooLabs family sends the same form with a literal Z, meaning UTC.
-//
-// Beware: the spec pairs that example with call_start_timestamp=1694181400,
-// which is 13:56:40 UTC (16:56:40 Moscow). Minutes and seconds agree, the
-// hour reads like a 12-hour clock of UTC. Whether live PZ traffic has that
-// bug, or the example was written by hand, is unknown; nothing here guesses.
-const (
-	layoutLocal = "20060102T150405"
-	layoutUTC   = "20060102T150405Z"
-	layoutSQL   = "2006-01-02 15:04:05"
-)
-
-// parseTime reads a vendor time: "20230908T015640" (in loc),
-// "20230908T015640Z" (UTC), RFC 3339, or "2006-01-02 15:04:05" (in loc).
-// The result is in loc. An empty string gives the zero time and no error.
-func parseTime(s string, loc *time.Location) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	var (
-		t   time.Time
-		err error
-	)
-	switch {
-	case len(s) == len(layoutUTC) && (s[len(s)-1] == 'Z' || s[len(s)-1] == 'z') && s[8] == 'T':
-		t, err = time.ParseInLocation(layoutLocal, s[:len(s)-1], time.UTC)
-	case len(s) == len(layoutLocal) && s[8] == 'T':
-		t, err = time.ParseInLocation(layoutLocal, s, loc)
-	case len(s) == len(layoutSQL) && s[10] == ' ':
-		t, err = time.ParseInLocation(layoutSQL, s, loc)
-	default:
-		t, err = time.Parse(time.RFC3339, s)
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("unreadable time %.40q", s)
-	}
-	return t.In(loc), nil
-}
-
 // parseSeconds reads a non-negative number of seconds ("50", 50, "50.0",
 // "" for 0).
 func parseSeconds(field, s string) (int64, error) {
@@ -394,17 +357,32 @@ func (n *Notification) extension() string {
 	return n.User
 }
 
-// toEvent maps n to a CallEvent; now (in the configured location) stands in
-// for the times the vendor does not send. An error means a value could not
-// be read (answer 400).
-func toEvent(n *Notification, now time.Time, loc *time.Location) (pbx.CallEvent, error) {
+// CallEvent maps a decoded notification to the neutral event: cmd=event to
+// EventRinging (INCOMING, OUTGOING), EventAnswered (ACCEPTED),
+// EventLegEnded (COMPLETED, CANCELLED) or EventTransferred (TRANSFERRED);
+// cmd=history to EventCallEnded with the outcome, times, durations and
+// recording link; cmd=rating and commands this package does not know to
+// EventUnknown. (cmd=contact is a routing question: see [Notification.RouteQuery].)
+//
+// loc is the zone of the vendor's zone-less times (Config.Location; nil
+// means provider.DefaultLocation()); every time of the event is in it.
+// received is when the notification arrived: cmd=event carries no time, so
+// it is the event's At. Raw is n, and DedupeKey is set.
+//
+// An error means a value could not be read (a duration or wait that is not
+// a number of seconds); the handler answers it 400. A time that cannot be
+// read is not an error: it stays zero and its text stays in n.
+func (n *Notification) CallEvent(loc *time.Location, received time.Time) (pbx.CallEvent, error) {
+	if loc == nil {
+		loc = provider.DefaultLocation()
+	}
 	e := pbx.CallEvent{
 		Provider:  Name,
 		CallID:    n.CallID,
 		Extension: n.extension(),
 		Phone:     phone.Normalize(n.Phone),
 		Line:      phone.Normalize(n.Diversion),
-		At:        now,
+		At:        received.In(loc),
 		Raw:       n,
 	}
 	// The link comes with cmd=history; wherever it comes, it says the call
@@ -426,55 +404,80 @@ func toEvent(n *Notification, now time.Time, loc *time.Location) (pbx.CallEvent,
 			}
 		}
 	case cmdHistory:
-		e.Type = pbx.EventCallEnded
-		e.Direction = direction(n.Type)
-		if e.Direction == pbx.DirectionUnknown {
-			e.Direction = direction(n.Direction)
-		}
-		e.Outcome = outcome(n.Status)
-		dur, err := parseSeconds("duration", n.Duration)
-		if err != nil {
+		if err := n.history(&e, loc); err != nil {
 			return pbx.CallEvent{}, err
-		}
-		wait, err := parseSeconds("wait", n.Wait)
-		if err != nil {
-			return pbx.CallEvent{}, err
-		}
-		// Times are read tolerantly (their format and zone are uncertain):
-		// one that cannot be read stays zero and its text stays in Raw.
-		e.StartedAt, _ = parseTime(n.Start, loc)
-		e.EndedAt, _ = parseTime(n.End, loc)
-		if e.EndedAt.IsZero() && !e.StartedAt.IsZero() && n.Duration != "" {
-			e.EndedAt = e.StartedAt.Add(time.Duration(dur) * time.Second) // the family sends no "end"
-		}
-		if !e.EndedAt.IsZero() {
-			e.At = e.EndedAt
-		}
-		// duration is the call's whole length, ringing included (in the
-		// spec's example it is end - start): CallDuration. Without it, both
-		// times give it.
-		switch {
-		case n.Duration != "":
-			e.CallDuration = time.Duration(dur) * time.Second
-		case !e.StartedAt.IsZero() && !e.EndedAt.IsZero() && !e.EndedAt.Before(e.StartedAt):
-			e.CallDuration = e.EndedAt.Sub(e.StartedAt)
-		}
-		// Talk time is known only from the family's "wait" (the seconds
-		// before the answer): CallDuration - wait. Without wait it stays
-		// zero: ringing time is not guessed.
-		if e.Outcome == pbx.OutcomeAnswered && n.Wait != "" && e.CallDuration > 0 {
-			if w := time.Duration(wait) * time.Second; w <= e.CallDuration {
-				e.TalkDuration = e.CallDuration - w
-				if !e.StartedAt.IsZero() {
-					e.AnsweredAt = e.StartedAt.Add(w)
-				}
-			}
 		}
 	default: // rating and unknown commands: passed on raw
 		e.Type = pbx.EventUnknown
 		e.Direction = direction(n.Direction)
 	}
+	var buf [256]byte
+	e.DedupeKey = n.dedupeKey(buf[:0])
 	return e, nil
+}
+
+// history fills the fields of a cmd=history event.
+func (n *Notification) history(e *pbx.CallEvent, loc *time.Location) error {
+	e.Type = pbx.EventCallEnded
+	e.Direction = direction(n.Type)
+	if e.Direction == pbx.DirectionUnknown {
+		e.Direction = direction(n.Direction)
+	}
+	e.Outcome = outcome(n.Status)
+	dur, err := parseSeconds("duration", n.Duration)
+	if err != nil {
+		return err
+	}
+	wait, err := parseSeconds("wait", n.Wait)
+	if err != nil {
+		return err
+	}
+	// Times are read tolerantly (their zone is uncertain: see the package
+	// doc): one that cannot be read stays zero and its text stays in Raw.
+	// "20230908T015640" is read in loc, "20230908T015640Z" in UTC.
+	e.StartedAt, _ = provider.ParseLocalTime(n.Start, loc)
+	e.EndedAt, _ = provider.ParseLocalTime(n.End, loc)
+	if e.EndedAt.IsZero() && !e.StartedAt.IsZero() && n.Duration != "" {
+		e.EndedAt = e.StartedAt.Add(time.Duration(dur) * time.Second) // the family sends no "end"
+	}
+	if !e.EndedAt.IsZero() {
+		e.At = e.EndedAt
+	}
+	// duration is the call's whole length, ringing included (in the spec's
+	// example it is end - start): CallDuration. Without it, both times give
+	// it.
+	switch {
+	case n.Duration != "":
+		e.CallDuration = time.Duration(dur) * time.Second
+	case !e.StartedAt.IsZero() && !e.EndedAt.IsZero() && !e.EndedAt.Before(e.StartedAt):
+		e.CallDuration = e.EndedAt.Sub(e.StartedAt)
+	}
+	// Talk time is known only from the family's "wait" (the seconds before
+	// the answer): CallDuration - wait. Without wait it stays zero: ringing
+	// time is not guessed.
+	if e.Outcome == pbx.OutcomeAnswered && n.Wait != "" && e.CallDuration > 0 {
+		if w := time.Duration(wait) * time.Second; w <= e.CallDuration {
+			e.TalkDuration = e.CallDuration - w
+			if !e.StartedAt.IsZero() {
+				e.AnsweredAt = e.StartedAt.Add(w)
+			}
+		}
+	}
+	return nil
+}
+
+// RouteQuery maps a cmd=contact notification (the smart-transfer question)
+// to the neutral routing question: the caller's Phone and the company Line
+// normalised by phone.Normalize (empty when it refuses the text, which
+// stays in Raw), the CallID when the family sends one, and Raw n.
+func (n *Notification) RouteQuery() pbx.RouteQuery {
+	return pbx.RouteQuery{
+		Provider: Name,
+		CallID:   n.CallID,
+		Phone:    phone.Normalize(n.Phone),
+		Line:     phone.Normalize(n.Diversion),
+		Raw:      n,
+	}
 }
 
 // dedupeKey digests the fields that identify a notification. The raw body
@@ -482,7 +485,7 @@ func toEvent(n *Notification, now time.Time, loc *time.Location) (pbx.CallEvent,
 // fields are all known would let anyone holding the key try tokens offline.
 // The recording link is left out too (links may be re-signed between
 // deliveries). Two deliveries of one notification give the same key.
-func dedupeKey(n *Notification, buf []byte) string {
+func (n *Notification) dedupeKey(buf []byte) string {
 	for _, s := range [...]string{n.Cmd, n.Type, n.Direction, n.Status, n.CallID, n.User, n.Ext, n.Phone,
 		n.Diversion, n.Start, n.End, n.Duration, n.Wait, n.Rating, n.SecondCallID} {
 		buf = append(buf, s...)
@@ -502,4 +505,110 @@ func dedupeKey(n *Notification, buf []byte) string {
 		}
 	}
 	return provider.DedupeKey(buf)
+}
+
+// The JSON scanner decodeRequest uses: one pass over a validated body.
+
+// Value kinds reported by walkObject.
+const (
+	kindString    = 's' // a JSON string, unescaped
+	kindScalar    = 'n' // a number, true or false, as written
+	kindNull      = 'z' // null, reported as ""
+	kindComposite = 'c' // an object or array, as raw JSON text
+)
+
+// walkObject calls fn for each member of the JSON object s, in order. s must
+// be valid JSON (checked with json.Valid) whose first byte is '{'. Values
+// without escapes are substrings of s, so a notification costs one string
+// conversion of its body instead of one allocation per field.
+func walkObject(s string, fn func(key, val string, kind byte)) {
+	i := skipSpace(s, 1) // past '{'
+	for i < len(s) && s[i] != '}' {
+		var key string
+		key, i = readString(s, i)
+		i = skipSpace(s, i)
+		i = skipSpace(s, i+1) // past ':'
+		var (
+			val  string
+			kind byte
+		)
+		switch c := s[i]; {
+		case c == '"':
+			val, i = readString(s, i)
+			kind = kindString
+		case c == '{' || c == '[':
+			j := skipComposite(s, i)
+			val, i, kind = s[i:j], j, kindComposite
+		default:
+			j := i
+			for j < len(s) && !strings.ContainsRune(",}] \t\r\n", rune(s[j])) {
+				j++
+			}
+			val, i, kind = s[i:j], j, kindScalar
+			if val == "null" {
+				val, kind = "", kindNull
+			}
+		}
+		fn(key, val, kind)
+		i = skipSpace(s, i)
+		if i < len(s) && s[i] == ',' {
+			i = skipSpace(s, i+1)
+		}
+	}
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// readString reads the JSON string starting at s[i] == '"' and returns it
+// unescaped and the index after its closing quote. Escapes and invalid
+// UTF-8 go through encoding/json, so the result is what it would give.
+func readString(s string, i int) (string, int) {
+	j := i + 1
+	escaped := false
+	for j < len(s) && s[j] != '"' {
+		if s[j] == '\\' {
+			escaped = true
+			j++
+		}
+		j++
+	}
+	end := j + 1
+	if end > len(s) { // cannot happen for valid JSON
+		return "", len(s)
+	}
+	raw := s[i:end]
+	if !escaped && utf8.ValidString(raw) {
+		return raw[1 : len(raw)-1], end
+	}
+	var out string
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return "", end
+	}
+	return out, end
+}
+
+// skipComposite returns the index after the object or array starting at
+// s[i].
+func skipComposite(s string, i int) int {
+	depth := 0
+	for j := i; j < len(s); j++ {
+		switch s[j] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		case '"':
+			_, next := readString(s, j)
+			j = next - 1
+		}
+	}
+	return len(s)
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/phone"
 	"github.com/pbxkit/pbxkit/provider"
 )
 
@@ -53,7 +52,7 @@ type contactAnswer struct {
 //
 // In none of these cases does anything reach events or router. Otherwise:
 //
-//   - cmd=event: a CallEvent for events; INCOMING and OUTGOING are
+//   - cmd=event: a CallEvent for events ([Notification.CallEvent]); INCOMING and OUTGOING are
 //     EventRinging, ACCEPTED EventAnswered, COMPLETED and CANCELLED
 //     EventLegEnded (CANCELLED is not a missed call: in a group ring it is
 //     what the phones get when a colleague answered), TRANSFERRED
@@ -62,7 +61,8 @@ type contactAnswer struct {
 //     start and end times, CallDuration from duration (TalkDuration only
 //     when the family's wait comes; see the package doc), and the
 //     recording link with HasRecording;
-//   - cmd=contact (smart transfer): a pbx.RouteQuery for router, asked under
+//   - cmd=contact (smart transfer): a pbx.RouteQuery
+//     ([Notification.RouteQuery]) for router, asked under
 //     Config.RouteTimeout; the answer is {"responsible":"<extension>"} plus
 //     "contact_name" when the route has a display name, and
 //     {"responsible":""} (no decision: PZ routes by its own rules) when the
@@ -71,8 +71,9 @@ type contactAnswer struct {
 //     with the decoded Notification in Raw.
 //
 // Events are answered 200 {"result":"ok"} once events.HandleEvent has
-// returned; when it returns an error the answer is 500 and the error is
-// logged (whether PZ then redelivers is not documented). A nil events or
+// returned; when it returns an error the answer is 500
+// {"error":"Internal error"} and the error is logged once, at Error, to
+// Config.Logger (whether PZ then redelivers is not documented). A nil events or
 // router is allowed: events are acknowledged and dropped, routing questions
 // answered {"responsible":""}.
 //
@@ -130,13 +131,9 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) (string, int, er
 		provider.WriteRawJSON(w, http.StatusBadRequest, answerBadParams)
 		return "unknown", http.StatusBadRequest, err
 	}
-	if !provider.SecretEqual(token, h.c.cfg.CRMToken) {
-		reason := provider.ReasonBadToken
-		if token == "" {
-			reason = provider.ReasonMissingToken
-		}
+	if err := h.c.verifyToken(token); err != nil {
 		provider.WriteRawJSON(w, http.StatusUnauthorized, answerBadToken)
-		return "unknown", http.StatusUnauthorized, &provider.VerificationError{Provider: Name, Reason: reason}
+		return "unknown", http.StatusUnauthorized, err
 	}
 	op := opName(n.Cmd)
 	if typeErr != nil || strings.TrimSpace(n.Cmd) == "" {
@@ -150,23 +147,13 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) (string, int, er
 		h.noteUnknown(r.Context(), op, n, false)
 		return op, http.StatusOK, h.contact(w, r, n)
 	}
-	loc := h.c.cfg.Location
-	e, err := toEvent(n, time.Now().In(loc), loc)
+	e, err := n.CallEvent(h.c.cfg.Location, time.Now())
 	if err != nil {
 		provider.WriteRawJSON(w, http.StatusBadRequest, answerBadParams)
 		return op, http.StatusBadRequest, err
 	}
 	h.noteUnknown(r.Context(), op, n, e.Type == pbx.EventUnknown || (e.Type == pbx.EventCallEnded && e.Outcome == pbx.OutcomeUnknown))
-	if h.events == nil {
-		provider.WriteRawJSON(w, http.StatusOK, answerOK)
-		return op, http.StatusOK, nil
-	}
-	var buf [256]byte
-	e.DedupeKey = dedupeKey(n, buf[:0])
-	if err := h.events.HandleEvent(r.Context(), e); err != nil {
-		h.c.logger.LogAttrs(r.Context(), slog.LevelError, "pbx event handler failed",
-			slog.String("provider", Name), slog.String("operation", op), slog.String("call_id", e.CallID),
-			slog.String("error", err.Error()))
+	if err := provider.HandOver(r.Context(), h.events, h.c.logger, e); err != nil {
 		provider.WriteRawJSON(w, http.StatusInternalServerError, answerInternal)
 		return op, http.StatusInternalServerError, err
 	}
@@ -177,14 +164,7 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) (string, int, er
 // contact answers a smart-transfer question. A router error or timeout is
 // returned for the journal; the answer is then "no decision", in time.
 func (h *webhook) contact(w http.ResponseWriter, r *http.Request, n *Notification) error {
-	q := pbx.RouteQuery{
-		Provider: Name,
-		CallID:   n.CallID,
-		Phone:    phone.Normalize(n.Phone),
-		Line:     phone.Normalize(n.Diversion),
-		Raw:      n,
-	}
-	route, err := provider.AskRouter(r.Context(), h.router, q, h.c.cfg.RouteTimeout)
+	route, err := provider.AskRouter(r.Context(), h.router, n.RouteQuery(), h.c.cfg.RouteTimeout)
 	if route.Extension == "" {
 		provider.WriteRawJSON(w, http.StatusOK, answerNoResponsible)
 		return err
