@@ -1,0 +1,4 @@
+package sqlitestore
+
+// CallsQuery exposes callsQuery to the tests (query plans).
+var CallsQuery = callsQuery
