@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/phone"
@@ -150,8 +152,23 @@ func (j *Journal) HandleEvent(ctx context.Context, e pbx.CallEvent) error {
 	return j.afterAppend(ctx, &stored)
 }
 
-// clean returns e with unreadable values dropped and Raw as JSON.
+// cleanText makes s valid UTF-8 (invalid bytes become U+FFFD) and drops
+// NUL bytes; it returns s itself, without allocating, when s is clean.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// clean returns e with unreadable values dropped and Raw as JSON. Text
+// fields are made valid UTF-8 without NUL bytes, so every backend stores the
+// same thing: PostgreSQL's text refuses both, and an event it cannot store
+// would be answered 5xx and redelivered forever.
 func (j *Journal) clean(e pbx.CallEvent) pbx.CallEvent {
+	for _, s := range []*string{&e.Provider, &e.CallID, &e.Extension, &e.Phone, &e.Line, &e.RecordingURL, &e.DedupeKey} {
+		*s = cleanText(*s)
+	}
 	e.At = saneTime(e.At)
 	e.StartedAt = saneTime(e.StartedAt)
 	e.AnsweredAt = saneTime(e.AnsweredAt)

@@ -54,6 +54,27 @@ func (s *suite) testLog(t *testing.T) {
 		assert.Equal(t, es[0].Seq, last)
 	})
 
+	t.Run("DirtyTextStoredOnEveryBackend", func(t *testing.T) {
+		// A NUL byte or invalid UTF-8 from a vendor must not make one
+		// backend refuse what another stores (PostgreSQL's text refuses
+		// both): the journal cleans the text before it reaches the store.
+		j, _ := s.newJournal(t)
+		c := ctx(t)
+		e := ev("sipuni", "c\x00\xff1", pbx.EventRinging, at(0), "k\x00\xfe")
+		e.Extension = "10\x001"
+		require.NoError(t, j.HandleEvent(c, e), "dirty text is stored, not refused forever")
+		require.NoError(t, j.HandleEvent(c, e), "and its redelivery is recognised")
+		es := allEntries(t, j)
+		require.Len(t, es, 1)
+		assert.Equal(t, "c\uFFFD1", es[0].Event.CallID)
+		assert.Equal(t, "k\uFFFD", es[0].Event.DedupeKey)
+		assert.Equal(t, "101", es[0].Event.Extension)
+		call, err := j.Call(c, "sipuni", "c\uFFFD1")
+		require.NoError(t, err)
+		require.Len(t, call.Legs, 1)
+		assert.Equal(t, "101", call.Legs[0].Extension)
+	})
+
 	t.Run("DedupeIsPerProvider", func(t *testing.T) {
 		j, _ := s.newJournal(t)
 		c := ctx(t)
