@@ -134,6 +134,16 @@ type folder struct {
 
 	calledBackAt time.Time
 	calledBackBy string
+
+	// holds are the provider's held and resumed events.
+	holds []holdMark
+}
+
+// holdMark is one held or resumed event.
+type holdMark struct {
+	ext    string
+	at     time.Time
+	resume bool
 }
 
 func (f *folder) leg(ext string, at time.Time) *legAcc {
@@ -244,6 +254,8 @@ func (f *folder) add(e *Entry) {
 			l.direct = true
 			l.answeredAt = minTime(l.answeredAt, ev.AnsweredAt)
 		}
+	case pbx.EventHeld, pbx.EventResumed:
+		f.holds = append(f.holds, holdMark{ext: ev.Extension, at: at, resume: ev.Type == pbx.EventResumed})
 	case pbx.EventCallEnded:
 		f.evEnded = true
 		if ev.Outcome != pbx.OutcomeUnknown {
@@ -439,6 +451,8 @@ func (f *folder) finish() Call {
 		}
 	}
 
+	c.HoldDuration = holdTotal(f.holds, c.EndedAt)
+
 	c.Missed = c.Direction == pbx.Inbound &&
 		(c.ClosedBy == ClosedByEvent || c.ClosedBy == ClosedByHistory) &&
 		c.Outcome != pbx.OutcomeAnswered && c.Outcome != pbx.OutcomeUnknown
@@ -459,4 +473,71 @@ func compareZeroLast(a, b time.Time) int {
 		return -1
 	}
 	return a.Compare(b)
+}
+
+// holdTotal is the time on hold: per extension, each held event opens a
+// hold (a second one while held changes nothing) and the next resumed
+// event closes it (a resumed event with no open hold is ignored); a hold
+// still open closes at end, when the call has ended. Overlapping holds of
+// different extensions count once. It depends on the set of marks, not on
+// their order: equal times put held before resumed, so a hold and its end
+// within the same second (vendors send whole seconds) make no open hold.
+func holdTotal(marks []holdMark, end time.Time) time.Duration {
+	if len(marks) == 0 {
+		return 0
+	}
+	ms := slices.Clone(marks)
+	slices.SortFunc(ms, func(a, b holdMark) int {
+		if c := cmp.Compare(a.ext, b.ext); c != 0 {
+			return c
+		}
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		switch {
+		case a.resume == b.resume:
+			return 0
+		case a.resume:
+			return 1
+		}
+		return -1
+	})
+	type interval struct{ from, to time.Time }
+	var ivs []interval
+	var open time.Time
+	for i, m := range ms {
+		switch {
+		case !m.resume && open.IsZero():
+			open = m.at
+		case m.resume && !open.IsZero():
+			if m.at.After(open) {
+				ivs = append(ivs, interval{open, m.at})
+			}
+			open = time.Time{}
+		}
+		if last := i == len(ms)-1 || ms[i+1].ext != m.ext; last {
+			if !open.IsZero() && end.After(open) {
+				ivs = append(ivs, interval{open, end})
+			}
+			open = time.Time{}
+		}
+	}
+	slices.SortFunc(ivs, func(a, b interval) int { return a.from.Compare(b.from) })
+	var total time.Duration
+	var cur interval
+	for i, iv := range ivs {
+		switch {
+		case i == 0:
+			cur = iv
+		case !iv.from.After(cur.to):
+			cur.to = maxTime(cur.to, iv.to)
+		default:
+			total += cur.to.Sub(cur.from)
+			cur = iv
+		}
+	}
+	if len(ivs) > 0 {
+		total += cur.to.Sub(cur.from)
+	}
+	return total
 }

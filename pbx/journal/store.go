@@ -200,6 +200,12 @@ type Call struct {
 	// JSON as talk_seconds and call_seconds.
 	TalkDuration time.Duration `json:"-"`
 	CallDuration time.Duration `json:"-"`
+	// HoldDuration is how long the call was on hold: the union of the
+	// intervals between each pbx.EventHeld and the next pbx.EventResumed
+	// of the same extension (a hold never resumed lasts until EndedAt).
+	// Zero when the vendor sends no hold events. Written to JSON as
+	// hold_seconds.
+	HoldDuration time.Duration `json:"-"`
 	// Outcome is how the call ended; OutcomeUnknown while it is open.
 	Outcome pbx.Outcome `json:"outcome,omitzero"`
 	// Missed reports an inbound call that is over and that nobody answered

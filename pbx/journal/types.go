@@ -87,15 +87,17 @@ func lookupName(names []string, b []byte) (int, bool) {
 type callJSON Call
 
 // MarshalJSON writes c with snake_case names, durations as numbers of
-// seconds (talk_seconds, call_seconds, see [pbx.Seconds]) and zero values
-// omitted. Stores may keep a call as this JSON: UnmarshalJSON reads it back
-// unchanged (times keep their offset, not their *time.Location).
+// seconds (talk_seconds, call_seconds, hold_seconds, see [pbx.Seconds]) and
+// zero values omitted. Stores may keep a call as this JSON: UnmarshalJSON
+// reads it back unchanged (times keep their offset, not their
+// *time.Location).
 func (c Call) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		callJSON
 		TalkSeconds pbx.Seconds `json:"talk_seconds,omitzero"`
 		CallSeconds pbx.Seconds `json:"call_seconds,omitzero"`
-	}{callJSON(c), pbx.Seconds(c.TalkDuration), pbx.Seconds(c.CallDuration)})
+		HoldSeconds pbx.Seconds `json:"hold_seconds,omitzero"`
+	}{callJSON(c), pbx.Seconds(c.TalkDuration), pbx.Seconds(c.CallDuration), pbx.Seconds(c.HoldDuration)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -104,6 +106,7 @@ func (c *Call) UnmarshalJSON(b []byte) error {
 		callJSON
 		TalkSeconds pbx.Seconds `json:"talk_seconds"`
 		CallSeconds pbx.Seconds `json:"call_seconds"`
+		HoldSeconds pbx.Seconds `json:"hold_seconds"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -111,6 +114,7 @@ func (c *Call) UnmarshalJSON(b []byte) error {
 	*c = Call(w.callJSON)
 	c.TalkDuration = time.Duration(w.TalkSeconds)
 	c.CallDuration = time.Duration(w.CallSeconds)
+	c.HoldDuration = time.Duration(w.HoldSeconds)
 	return nil
 }
 

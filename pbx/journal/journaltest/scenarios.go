@@ -250,5 +250,62 @@ func Scenarios() []Scenario {
 				ClosedBy: journal.ClosedByEvent, LastEventAt: t(sec(90))},
 		})
 	}
+
+	// Mango: the events of one call (entry_id) come from several legs and
+	// are posted in parallel, so they arrive out of order (Mango says so);
+	// listed here in an order seen that way. The IVR leg starts the call
+	// and ends without an extension when the route command hands the call
+	// to extension 102; events/summary is call_ended with the outcome.
+	{
+		id, p := "mg-routed", "mango"
+		e := func(typ pbx.EventType, d int, ext, key string) pbx.CallEvent {
+			x := ev(p, id, typ, t(sec(d)), key)
+			x.Direction, x.Phone, x.Line, x.Extension = pbx.Inbound, client, line, ext
+			return x
+		}
+		started := e(pbx.EventCallStarted, 0, "", "mg1")
+		started.StartedAt = t(0)
+		answered := e(pbx.EventAnswered, 7, "102", "mg4")
+		answered.AnsweredAt = t(sec(7))
+		summary := e(pbx.EventCallEnded, 67, "102", "mg6")
+		summary.Outcome, summary.StartedAt, summary.AnsweredAt, summary.EndedAt = pbx.OutcomeAnswered, t(0), t(sec(7)), t(sec(67))
+		summary.TalkDuration, summary.CallDuration = sec(60), sec(67)
+		out = append(out, Scenario{
+			Name: "mango/routed-by-command-out-of-order",
+			Events: []pbx.CallEvent{answered, e(pbx.EventLegEnded, 3, "", "mg2"), summary, started,
+				e(pbx.EventLegEnded, 67, "102", "mg5"), e(pbx.EventRinging, 3, "102", "mg3")},
+			Want: journal.Call{Provider: p, CallID: id, Direction: pbx.Inbound, Phone: client, Line: line,
+				StartedAt: t(0), AnsweredAt: t(sec(7)), EndedAt: t(sec(67)),
+				TalkDuration: sec(60), CallDuration: sec(67), Outcome: pbx.OutcomeAnswered, AnsweredBy: "102",
+				Legs:     []journal.Leg{{Extension: "102", RangAt: t(sec(3)), AnsweredAt: t(sec(7)), EndedAt: t(sec(67)), Answered: true}},
+				ClosedBy: journal.ClosedByEvent, LastEventAt: t(sec(67))},
+		})
+	}
+	// Mango OnHold and the Connected after it (held, resumed): the call
+	// keeps its hold time, 30 s, plus a second hold the caller hung up in
+	// (10 s to the end), whatever the order.
+	{
+		id, p := "mg-hold", "mango"
+		e := func(typ pbx.EventType, d int, key string) pbx.CallEvent {
+			x := ev(p, id, typ, t(sec(d)), key)
+			x.Direction, x.Phone, x.Line, x.Extension = pbx.Inbound, client, line, "101"
+			return x
+		}
+		answered := e(pbx.EventAnswered, 5, "mh2")
+		answered.AnsweredAt = t(sec(5))
+		summary := e(pbx.EventCallEnded, 80, "mh6")
+		summary.Outcome, summary.StartedAt, summary.AnsweredAt, summary.EndedAt = pbx.OutcomeAnswered, t(0), t(sec(5)), t(sec(80))
+		summary.TalkDuration, summary.CallDuration = sec(75), sec(80)
+		out = append(out, Scenario{
+			Name: "mango/answered-held-twice",
+			Events: []pbx.CallEvent{e(pbx.EventRinging, 0, "mh1"), answered, e(pbx.EventHeld, 20, "mh3"),
+				e(pbx.EventResumed, 50, "mh4"), e(pbx.EventHeld, 70, "mh5"), summary},
+			Want: journal.Call{Provider: p, CallID: id, Direction: pbx.Inbound, Phone: client, Line: line,
+				StartedAt: t(0), AnsweredAt: t(sec(5)), EndedAt: t(sec(80)),
+				TalkDuration: sec(75), CallDuration: sec(80), HoldDuration: sec(40), Outcome: pbx.OutcomeAnswered, AnsweredBy: "101",
+				Legs:     []journal.Leg{{Extension: "101", RangAt: t(0), AnsweredAt: t(sec(5)), EndedAt: t(sec(80)), Answered: true}},
+				ClosedBy: journal.ClosedByEvent, LastEventAt: t(sec(80))},
+		})
+	}
 	return out
 }
