@@ -77,6 +77,9 @@
 //	               latest call_ended value, else EndedAt − AnsweredAt.
 //	CallDuration   closed by event or history: the longest history value,
 //	               else the latest call_ended value, else EndedAt − StartedAt.
+//	HoldDuration   the union of each extension's held → resumed intervals
+//	               (EventHeld, EventResumed); a hold never resumed lasts to
+//	               EndedAt. Zero when the vendor sends no hold events.
 //	Missed         inbound, closed by event or history, outcome missed, busy,
 //	               cancelled or failed.
 //	CalledBack*    missed calls only: the earliest call-back note.
@@ -99,6 +102,11 @@
 //     is not a missed call), cmd=history → call_ended with the outcome,
 //     times and durations. Its events carry no time: the receive time
 //     stands in.
+//   - Mango: the call is the entry_id; Appeared → ringing (or call_started
+//     in the IVR), Connected → answered (or resumed after OnHold), OnHold →
+//     held, Disconnected → leg_ended, events/summary → call_ended with the
+//     outcome from talk_time and entry_result. Mango warns its events
+//     arrive out of order; the fold does not care.
 //
 // # Idle calls
 //
