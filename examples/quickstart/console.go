@@ -145,23 +145,28 @@ func (c *console) err() error {
 }
 
 // begin writes the heading of the readable output.
-func (c *console) begin(base string) {
-	c.printf("pbxkit quick start: three fake PBXs and one webhook server at %s/pbx/{rostelecom,sipuni,prostiezvonki}/\n", base)
-	c.printf("directory: %d clients, unknown callers go to %s (%s)\n\n", len(clients), receptionExt, staffName(receptionExt))
+func (c *console) begin(base string, vendors []*vendor) {
+	names := make([]string, len(vendors))
+	for i, v := range vendors {
+		names[i] = v.name
+	}
+	c.printf("pbxkit quick start: %d fake PBXs (%s) and one webhook server at %s/pbx/<vendor>/\n", len(vendors), strings.Join(names, ", "), base)
+	c.printf("directory: %d clients, unknown callers go to %s (%s); every event goes to the journal\n\n", len(clients), receptionExt, staffName(receptionExt))
 	c.printf(lineFormat, "time", "vendor", "what", "direction", "phone", "ext", "outcome / routing answer")
 }
 
-// eventsOf returns the events a vendor sent for a call.
-func (c *console) eventsOf(vendor, callID string) []pbx.CallEvent {
+// endOutcome returns the outcome of the last call_ended event a vendor
+// sent for a call (OutcomeUnknown when there is none, or it had none).
+func (c *console) endOutcome(vendor, callID string) pbx.Outcome {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []pbx.CallEvent
+	o := pbx.OutcomeUnknown
 	for _, e := range c.events {
-		if e.Provider == vendor && e.CallID == callID {
-			out = append(out, e)
+		if e.Provider == vendor && e.CallID == callID && e.Type == pbx.EventCallEnded {
+			o = e.Outcome
 		}
 	}
-	return out
+	return o
 }
 
 // routesOf returns the routing decisions made for a vendor.
@@ -215,10 +220,15 @@ func (c *console) summary(reports []*report) {
 			rs = append(rs, d.query.Phone+" → "+dash(d.route.Extension))
 		}
 		c.printf("  %-13s %3d  %s\n", "routes", len(routes), dash(strings.Join(rs, ", ")))
-		c.printf("  %-13s %3d  %s\n", "calls placed", r.calls, dash(r.callsNote))
+		switch {
+		case !r.canCall:
+			c.printf("  %-13s   -  no click-to-call API\n", "calls placed")
+		default:
+			c.printf("  %-13s %3d  %s\n", "calls placed", r.calls, dash(r.callsNote))
+		}
 		switch {
 		case !r.canRecord:
-			c.printf("  %-13s   -  no recording API (links arrive in call_ended)\n", "recordings")
+			c.printf("  %-13s   -  no recording API\n", "recordings")
 		default:
 			c.printf("  %-13s %3d  %s\n", "recordings", r.recordings, dash(r.recordingNote))
 		}

@@ -1,31 +1,18 @@
 package main
 
 import (
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/phone"
-	"github.com/pbxkit/pbxkit/prostiezvonki"
-	"github.com/pbxkit/pbxkit/rostelecom"
 	"github.com/pbxkit/pbxkit/routing"
-	"github.com/pbxkit/pbxkit/sipuni"
 )
 
-// employee is a company employee, configured alike on the three fake PBXs
-// so that the one directory's extensions exist everywhere.
-type employee struct {
-	ext, login, name string
-}
-
-// receptionExt is where callers without a single responsible manager go.
+// receptionExt is where callers without a single responsible manager go:
+// the first of the staff every fake is seeded with (pbxtest.Employees).
 const receptionExt = "101"
 
-// staff are the company's employees.
-var staff = []employee{
-	{ext: receptionExt, login: "reception", name: "Белова Ирина Сергеевна"},
-	{ext: "102", login: "kuznetsov", name: "Кузнецов Андрей Павлович"},
-	{ext: "103", login: "sokolova", name: "Соколова Мария Игоревна"},
-}
-
 // clients is the built-in directory: the company's clients and their
-// responsible managers, numbers written the way people write them.
+// responsible managers (extensions of pbxtest.Employees), numbers written
+// the way people write them.
 var clients = []routing.Contact{
 	{ID: "ЦУ-00001", Name: "ООО «Альфа»", Phones: []string{"+7 (916) 123-45-67", "8 495 222-33-44"}, Responsible: "102"},
 	{ID: "ЦУ-00002", Name: "Орлов Александр Владимирович", Phones: []string{"8 903 765-43-21"}, Responsible: "103"},
@@ -50,19 +37,21 @@ type script struct {
 	callTo  routing.Contact
 }
 
-// scripts are the vendors' scripts, varied a little so that every client
-// and employee shows up.
-var scripts = map[string]script{
-	rostelecom.Name:    {answered: clients[0], missed: unknownCaller, callExt: "103", callTo: clients[1]},
-	sipuni.Name:        {answered: clients[1], missed: clients[3].Phones[0], callExt: "102", callTo: clients[2]},
-	prostiezvonki.Name: {answered: clients[2], missed: unknownCaller, callExt: "102", callTo: clients[0]},
+// scripts are played in turn, one per vendor (the i-th vendor plays
+// scripts[i%len(scripts)]), varied a little so that every client and
+// employee shows up.
+var scripts = []script{
+	{answered: clients[0], missed: unknownCaller, callExt: "103", callTo: clients[1]},
+	{answered: clients[1], missed: clients[3].Phones[0], callExt: "102", callTo: clients[2]},
+	{answered: clients[2], missed: unknownCaller, callExt: "102", callTo: clients[0]},
 }
 
-// staffName returns the name of the employee with extension ext, or "".
+// staffName returns the name of the seeded employee with extension ext,
+// or "".
 func staffName(ext string) string {
-	for _, e := range staff {
-		if e.ext == ext {
-			return e.name
+	for _, e := range pbxtest.Employees() {
+		if e.Extension == ext {
+			return e.Name
 		}
 	}
 	return ""
