@@ -7,13 +7,15 @@
 //	go run ./examples/pbxctl record CALLID -o call.mp3
 //	go run ./examples/pbxctl subscribers
 //	go run ./examples/pbxctl history -from 2024-05-01 -to 2024-05-02 > calls.csv
+//	go run ./examples/pbxctl reconcile -journal pbxkit.db -from 2024-05-01
 //	go run ./examples/pbxctl check
 //	go run ./examples/pbxctl webhook-test https://crm.example.ru/pbx/sipuni/
 //
 // call places a click-to-call; record downloads a recording (with a progress
 // bar when stderr is a terminal; an existing file is kept unless -f is
 // given); subscribers lists the PBX's employees; history writes the call log
-// as CSV; check verifies the credentials with the vendor's cheapest read
+// as CSV; reconcile catches a call journal (webhook-server's) up with the
+// call log; check verifies the credentials with the vendor's cheapest read
 // call, and says what it could not check when the vendor has none;
 // webhook-test sends one correctly authenticated, vendor-shaped test
 // notification to your deployed receiver and reports what it answered. A
@@ -136,6 +138,7 @@ var commands = []*command{
 			"seconds: talk_seconds from the answer to the end, call_seconds from the\n" +
 			"start (ringing included); a cell is empty when the PBX does not say.",
 		parse: parseHistory},
+	reconcileCommand,
 	{name: "check", summary: "verify the DSN and, where the API allows, the credentials",
 		details: "Opens the provider and verifies the credentials with the vendor's cheapest\n" +
 			"read call (the subscriber list). For a vendor without a read call it says\n" +

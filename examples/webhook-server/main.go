@@ -1,7 +1,8 @@
 // Command webhook-server is a real receiver for cloud PBX notifications: it
-// mounts one or more providers' webhook handlers, logs every call event as a
-// JSON line and answers the PBXs' routing questions from a CSV directory of
-// clients and their responsible managers.
+// mounts one or more providers' webhook handlers, keeps a call journal of
+// every call event (and logs each as a JSON line), and answers the PBXs'
+// routing questions from a CSV directory of clients and their responsible
+// managers.
 //
 // Run it with one or more provider DSNs:
 //
@@ -14,6 +15,27 @@
 // Each provider is served under /pbx/<name>/ (point the PBX's webhook or
 // "external system" address there), GET /healthz answers "ok", and SIGINT
 // or SIGTERM shut the server down gracefully.
+//
+// The journal (package pbx/journal) is kept in the SQLite file pbxkit.db by
+// default; -journal FILE names another file, -journal postgres://... uses
+// PostgreSQL (for several replicas), -journal off turns it off. Every event
+// is stored in the journal before the PBX is answered; when the journal
+// cannot store it, the PBX gets a 5xx and redelivers. The server closes
+// idle calls every minute and reconciles the journal with the call log of
+// every provider that exports one, on start (the last 24 hours) and every
+// hour (the last 2 hours).
+//
+// With a token (-journal-token, or PBXKIT_JOURNAL_TOKEN) it serves the
+// journal as read-only JSON: GET /journal/calls, /journal/missed and
+// /journal/stats, with the parameters from, to (RFC 3339, or a date
+// 2006-01-02 in the server's time zone meaning that whole day), provider,
+// extension, phone, direction, outcome, limit (default 100, at most 1000;
+// not for stats), and not_called_back=1 for the missed calls nobody called
+// back yet. Send the token as "Authorization: Bearer TOKEN" or ?token=TOKEN.
+// Without a token these endpoints do not exist (404):
+//
+//	curl -H "Authorization: Bearer $PBXKIT_JOURNAL_TOKEN" \
+//	    'http://localhost:8080/journal/missed?from=2024-05-01&not_called_back=1'
 //
 // The directory is a CSV file with the header id,name,phones,responsible
 // (phones separated by ";" or "," inside the field), for example:
@@ -38,6 +60,7 @@ import (
 	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
+	"github.com/pbxkit/pbxkit/pbx/journal"
 	"github.com/pbxkit/pbxkit/phone"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/routing"
@@ -66,6 +89,10 @@ type config struct {
 	digits     int
 	translit   bool
 	debug      bool
+	// journal is the -journal value: a SQLite file, a postgres:// DSN or
+	// "off"; journalToken guards the journal API (empty: API off).
+	journal      string
+	journalToken string
 }
 
 // dsnList is a repeatable -provider flag.
@@ -89,6 +116,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.digits, "digits", phone.DefaultLastDigits, fmt.Sprintf("number of last digits compared when looking up a caller (%d-%d)", phone.MinLastDigits, phone.MaxLastDigits))
 	fs.BoolVar(&c.translit, "translit", false, "transliterate display names to Latin (for phones without Cyrillic)")
 	fs.BoolVar(&c.debug, "debug", false, "log the request journal at debug level")
+	fs.StringVar(&c.journal, "journal", "", "call journal: a SQLite `FILE`, a postgres:// DSN, or \"off\" (default $PBXKIT_JOURNAL, else pbxkit.db)")
+	fs.StringVar(&c.journalToken, "journal-token", "", "`TOKEN` of the read-only /journal/ API (default $PBXKIT_JOURNAL_TOKEN; none: the API is off)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -104,6 +133,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.digits < phone.MinLastDigits || c.digits > phone.MaxLastDigits {
 		return config{}, fmt.Errorf("-digits must be %d to %d", phone.MinLastDigits, phone.MaxLastDigits)
+	}
+	if c.journal == "" {
+		c.journal = getenv("PBXKIT_JOURNAL")
+	}
+	if c.journal == "" {
+		c.journal = "pbxkit.db"
+	}
+	if c.journalToken == "" {
+		c.journalToken = getenv("PBXKIT_JOURNAL_TOKEN")
 	}
 	return c, nil
 }
@@ -180,41 +218,58 @@ func loggingRouter(next pbx.Router, logger *slog.Logger) pbx.Router {
 	})
 }
 
-// newHandler opens every provider and mounts it under /pbx/<name>/.
-func newHandler(c config, logger *slog.Logger) (http.Handler, []string, error) {
+// server is what newHandler builds.
+type server struct {
+	handler http.Handler
+	// mounted are the providers' paths, /pbx/<name>/, in -provider order.
+	mounted   []string
+	providers []pbx.Provider
+	// journalAPI reports whether the /journal/ endpoints are served.
+	journalAPI bool
+}
+
+// newHandler opens every provider and mounts it under /pbx/<name>/, each
+// with j (nil: no journal) as its event handler, and the journal API when
+// a token is configured.
+func newHandler(c config, j *journal.Journal, logger *slog.Logger) (*server, error) {
 	router, err := newRouter(c, logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	router = loggingRouter(router, logger)
-	events := eventLogger(logger)
+	events := eventHandler(j, logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	var mounted []string
+	s := &server{handler: mux}
 	seen := map[string]bool{}
 	for _, dsn := range c.dsns {
 		p, err := provider.Open(dsn, provider.WithLogger(logger))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		name := p.Name()
 		if seen[name] {
-			return nil, nil, fmt.Errorf("provider %s given twice; run one server per account", name)
+			return nil, fmt.Errorf("provider %s given twice; run one server per account", name)
 		}
 		seen[name] = true
 		prefix := "/pbx/" + name + "/"
 		mux.Handle(prefix, p.WebhookHandler(events, router))
-		mounted = append(mounted, prefix)
+		s.mounted = append(s.mounted, prefix)
+		s.providers = append(s.providers, p)
 	}
-	return mux, mounted, nil
+	api := &journalAPI{j: j, token: c.journalToken, loc: time.Local, logger: logger}
+	s.journalAPI = api.register(mux)
+	return s, nil
 }
 
-// run serves until ctx is done, then shuts down gracefully. It binds the
-// address before it logs "listening": a port in use is an error, returned
-// before anything claims to be listening.
+// run serves until ctx is done, then shuts down gracefully: the server
+// first (requests in flight finish), then the journal's background work,
+// and the journal's store last. It binds the address before it logs
+// "listening": a port in use is an error, returned before anything claims
+// to be listening.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -228,12 +283,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
-	h, mounted, err := newHandler(c, logger)
+	j, store, err := openJournal(ctx, c, logger)
 	if err != nil {
 		return err
 	}
+	if store != nil {
+		defer func() {
+			if err := store.Close(); err != nil {
+				logger.Error("journal: closing the store failed", "error", err.Error())
+			}
+		}()
+	}
+	s, err := newHandler(c, j, logger)
+	if err != nil {
+		return err
+	}
+	if j != nil && !s.journalAPI {
+		logger.Info("journal API off: no -journal-token or PBXKIT_JOURNAL_TOKEN")
+	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           s.handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -246,7 +315,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "paths", mounted)
+	logger.Info("listening", "addr", ln.Addr().String(), "paths", s.mounted)
+	if j != nil {
+		bg, stopBG := context.WithCancel(ctx)
+		wait := newKeeper(j, s.providers, logger).start(bg)
+		defer func() { stopBG(); wait() }() // before the store is closed
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/prostiezvonki/pztest"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
+	pztest "github.com/pbxkit/pbxkit/prostiezvonki/prostiezvonkitest"
 	"github.com/pbxkit/pbxkit/sipuni/sipunitest"
 )
 
@@ -41,10 +41,25 @@ func TestParseConfig(t *testing.T) {
 		}
 		return ""
 	}
+	assert.Equal(t, "pbxkit.db", c.journal, "the journal is on by default")
+	assert.Empty(t, c.journalToken, "no token: the journal API is off")
+
 	c, err = parseConfig(nil, env, io.Discard)
 	require.NoError(t, err)
 	assert.Len(t, c.dsns, 2)
 	assert.Equal(t, 10, c.digits)
+
+	env = func(k string) string {
+		return map[string]string{"PBXKIT_PROVIDERS": "a://", "PBXKIT_JOURNAL": "postgres://db/x", "PBXKIT_JOURNAL_TOKEN": "envtok"}[k]
+	}
+	c, err = parseConfig(nil, env, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://db/x", c.journal)
+	assert.Equal(t, "envtok", c.journalToken)
+	c, err = parseConfig([]string{"-journal", "off", "-journal-token", "flagtok"}, env, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "off", c.journal, "the flag wins over the environment")
+	assert.Equal(t, "flagtok", c.journalToken)
 
 	for _, args := range [][]string{
 		nil,
@@ -113,15 +128,15 @@ func TestServerMountsProvidersAndLogsEvents(t *testing.T) {
 	t.Cleanup(sip.Close)
 	pz := pztest.NewServer(pztest.Options{})
 	t.Cleanup(pz.Close)
-	sipDSN := "sipuni://" + sip.Account() + ":" + url.QueryEscape(sip.Secret()) + "@/?webhook_token=T&base_url=" + url.QueryEscape(sip.URL)
-	path := writeCSV(t, "id,name,phones,responsible\n1,ООО Альфа,"+sipunitest.DefaultCaller+",102\n")
+	sipDSN := sip.DSN()
+	path := writeCSV(t, "id,name,phones,responsible\n1,ООО Альфа,"+pbxtest.DefaultCaller+",102\n")
 
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	h, mounted, err := newHandler(config{dsns: []string{sipDSN, pz.DSN()}, directory: path, digits: 10}, logger)
+	s, err := newHandler(config{dsns: []string{sipDSN, pz.DSN()}, directory: path, digits: 10}, nil, logger)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"/pbx/sipuni/", "/pbx/prostiezvonki/"}, mounted)
-	srv := httptest.NewServer(h)
+	assert.Equal(t, []string{"/pbx/sipuni/", "/pbx/prostiezvonki/"}, s.mounted)
+	srv := httptest.NewServer(s.handler)
 	t.Cleanup(srv.Close)
 
 	resp, err := http.Get(srv.URL + "/healthz")
@@ -131,11 +146,11 @@ func TestServerMountsProvidersAndLogsEvents(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "ok\n", string(body))
 
-	res, err := sip.Play(context.Background(), srv.URL+"/pbx/sipuni/", sipunitest.Call{Scenario: sipunitest.AnsweredIncoming})
+	res, err := sip.Play(context.Background(), srv.URL+"/pbx/sipuni/", pbxtest.Call{Scenario: pbxtest.AnsweredIncoming})
 	require.NoError(t, err)
-	assert.Equal(t, "102", res.Number, "routed to the responsible manager from the CSV")
+	assert.Equal(t, "102", res.Route.Extension, "routed to the responsible manager from the CSV")
 
-	_, err = pz.Play(context.Background(), srv.URL+"/pbx/prostiezvonki/", pztest.Call{Scenario: pztest.MissedIncoming})
+	_, err = pz.Play(context.Background(), srv.URL+"/pbx/prostiezvonki/", pbxtest.Call{Scenario: pbxtest.MissedIncoming})
 	require.NoError(t, err)
 
 	var events, routes int
@@ -174,9 +189,9 @@ func TestServerRejectsDuplicateAndBadProviders(t *testing.T) {
 	pz := pztest.NewServer(pztest.Options{})
 	t.Cleanup(pz.Close)
 	logger := slog.New(slog.DiscardHandler)
-	_, _, err := newHandler(config{dsns: []string{pz.DSN(), pz.DSN()}, digits: 10}, logger)
+	_, err := newHandler(config{dsns: []string{pz.DSN(), pz.DSN()}, digits: 10}, nil, logger)
 	assert.ErrorContains(t, err, "given twice")
-	_, _, err = newHandler(config{dsns: []string{"nosuch://x"}, digits: 10}, logger)
+	_, err = newHandler(config{dsns: []string{"nosuch://x"}, digits: 10}, nil, logger)
 	assert.ErrorContains(t, err, "unknown provider")
 }
 
@@ -192,7 +207,7 @@ func TestRunPortInUse(t *testing.T) {
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = run(ctx, []string{"-addr", taken.Addr().String(), "-provider", pz.DSN()}, noEnv, &logs, io.Discard)
+	err = run(ctx, []string{"-addr", taken.Addr().String(), "-provider", pz.DSN(), "-journal", filepath.Join(t.TempDir(), "j.db")}, noEnv, &logs, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "address already in use")
 	assert.NotContains(t, logs.String(), `"msg":"listening"`)
@@ -209,7 +224,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-provider", pz.DSN()}, noEnv, &logs, io.Discard)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-provider", pz.DSN(), "-journal", "off"}, noEnv, &logs, io.Discard)
 	}()
 
 	var addr string
