@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +25,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/prostiezvonki/pztest"
+	"github.com/pbxkit/pbxkit/pbx/pbxtest"
+	"github.com/pbxkit/pbxkit/prostiezvonki/prostiezvonkitest"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/rostelecom/rostelecomtest"
 	"github.com/pbxkit/pbxkit/sipuni/sipunitest"
@@ -45,7 +45,7 @@ func sipuniFake(t *testing.T) (*sipunitest.Server, string) {
 	t.Helper()
 	srv := sipunitest.NewServer(sipunitest.Options{})
 	t.Cleanup(srv.Close)
-	dsn := "sipuni://" + srv.Account() + ":" + url.QueryEscape(srv.Secret()) + "@/?webhook_token=T&base_url=" + url.QueryEscape(srv.URL)
+	dsn := "sipuni://" + srv.Account() + ":" + url.QueryEscape(srv.Secret()) + "@/?webhook_token=T&base_url=" + url.QueryEscape(srv.URL())
 	return srv, dsn
 }
 
@@ -107,7 +107,7 @@ func TestCommandsAgainstSipuniFake(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "call placed")
 	var sawCall bool
-	for _, r := range srv.Requests() {
+	for _, r := range srv.APIRequests() {
 		if strings.Contains(r.Operation, "call_number") {
 			sawCall = true
 			assert.Equal(t, "79031234567", r.Params.Get("phone"))
@@ -134,7 +134,7 @@ func TestCommandsAgainstSipuniFake(t *testing.T) {
 }
 
 func TestMissingCapabilitiesNameTheProvider(t *testing.T) {
-	fake := pztest.NewServer(pztest.Options{})
+	fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(fake.Close)
 	for _, cmd := range [][]string{{"subscribers"}, {"record", "x", "-o", "-"}, {"history", "-from", "2024-01-01", "-to", "2024-01-02"}} {
 		_, err := pbxctl(t, append([]string{"-provider", fake.DSN()}, cmd...)...)
@@ -155,41 +155,29 @@ func TestMissingCapabilitiesNameTheProvider(t *testing.T) {
 	}
 }
 
-// recorder is an event handler that keeps what it was given.
-type recorder struct {
-	mu     sync.Mutex
-	events []pbx.CallEvent
-}
-
-func (r *recorder) HandleEvent(_ context.Context, e pbx.CallEvent) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
 // TestWebhookTestReachesEachProvidersOwnHandler sends the test notification
 // to a receiver built by pbxkit itself from the same DSN: it must pass the
 // vendor's authentication and arrive as an event.
 func TestWebhookTestReachesEachProvidersOwnHandler(t *testing.T) {
 	rt := rostelecomtest.NewServer(rostelecomtest.Options{})
 	t.Cleanup(rt.Close)
-	pz := pztest.NewServer(pztest.Options{})
+	pz := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(pz.Close)
 	_, sip := sipuniFake(t)
 	for _, dsn := range []string{rt.DSN(), sip, pz.DSN()} {
 		p, err := provider.Open(dsn)
 		require.NoError(t, err)
 		t.Run(p.Name(), func(t *testing.T) {
-			rec := &recorder{}
+			rec := &pbxtest.Recorder{}
 			hook := httptest.NewServer(p.WebhookHandler(rec, nil))
 			t.Cleanup(hook.Close)
 			out, err := pbxctl(t, "-provider", dsn, "webhook-test", hook.URL+"/pbx/"+p.Name()+"/")
 			require.NoError(t, err)
 			assert.Contains(t, out, "answered HTTP 200")
-			require.Len(t, rec.events, 1)
-			assert.Equal(t, "79990000000", rec.events[0].Phone)
-			assert.Equal(t, pbx.Inbound, rec.events[0].Direction)
+			events := rec.Events()
+			require.Len(t, events, 1)
+			assert.Equal(t, "79990000000", events[0].Phone) // the made-up caller of every vendor's WebhookTestRequest
+			assert.Equal(t, pbx.Inbound, events[0].Direction)
 
 			// A receiver with other credentials rejects it, and pbxctl says so.
 			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) }))
@@ -275,7 +263,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	fake := pztest.NewServer(pztest.Options{})
+	fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(fake.Close)
 	tests := []struct {
 		args   []string
@@ -362,12 +350,12 @@ func TestHistoryToDefaultsToNow(t *testing.T) {
 // says what it checked and what it could not, and fails when the API host
 // does not answer.
 func TestCheckWithoutReadAPI(t *testing.T) {
-	fake := pztest.NewServer(pztest.Options{})
+	fake := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(fake.Close)
 	code, out, errOut := cliRun(t, environment{}, "-provider", fake.DSN(), "check")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "prostiezvonki: DSN OK; the provider can place calls; cannot fetch recordings, list subscribers, export call history")
-	assert.Contains(t, out, "checked: the API host "+provider.RedactURL(fake.URL))
+	assert.Contains(t, out, "checked: the API host "+provider.RedactURL(fake.URL()))
 	assert.Contains(t, out, "NOT checked: the credentials")
 	assert.Contains(t, out, "prostiezvonki has no read-only API call")
 
@@ -434,7 +422,7 @@ func TestIsTerminal(t *testing.T) {
 // /pbx/sipuni with a redirect; webhook-test does not follow it, fails, and
 // names the URL the PBX should be given, without the token.
 func TestWebhookTestRedirect(t *testing.T) {
-	pz := pztest.NewServer(pztest.Options{})
+	pz := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(pz.Close)
 	_, sip := sipuniFake(t)
 	sip = strings.Replace(sip, "webhook_token=T", "webhook_token=T0PS3CRET", 1)
@@ -442,7 +430,7 @@ func TestWebhookTestRedirect(t *testing.T) {
 		p, err := provider.Open(dsn)
 		require.NoError(t, err)
 		t.Run(p.Name(), func(t *testing.T) {
-			rec := &recorder{}
+			rec := &pbxtest.Recorder{}
 			mux := http.NewServeMux()
 			mux.Handle("/pbx/"+p.Name()+"/", p.WebhookHandler(rec, nil))
 			hook := httptest.NewServer(mux)
@@ -451,7 +439,7 @@ func TestWebhookTestRedirect(t *testing.T) {
 			out, err := pbxctl(t, "-provider", dsn, "webhook-test", hook.URL+"/pbx/"+p.Name())
 			require.Error(t, err)
 			assert.Regexp(t, `got 30\d redirect to `+regexp.QuoteMeta(hook.URL+"/pbx/"+p.Name()+"/")+`; configure the PBX with that URL$`, err.Error())
-			assert.Empty(t, rec.events, "the redirect was not followed")
+			assert.Empty(t, rec.Events(), "the redirect was not followed")
 			for _, secret := range []string{"T0PS3CRET", "token=", "crm_token"} {
 				assert.NotContains(t, err.Error(), secret)
 				assert.NotContains(t, out, secret)
@@ -460,7 +448,7 @@ func TestWebhookTestRedirect(t *testing.T) {
 			// The URL it names works.
 			_, err = pbxctl(t, "-provider", dsn, "webhook-test", hook.URL+"/pbx/"+p.Name()+"/")
 			require.NoError(t, err)
-			assert.Len(t, rec.events, 1)
+			assert.Len(t, rec.Events(), 1)
 		})
 	}
 }
@@ -472,7 +460,7 @@ func TestWebhookTestRedirect(t *testing.T) {
 func TestWebhookTestRedirectElsewhere(t *testing.T) {
 	rt := rostelecomtest.NewServer(rostelecomtest.Options{})
 	t.Cleanup(rt.Close)
-	pz := pztest.NewServer(pztest.Options{})
+	pz := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(pz.Close)
 	_, sip := sipuniFake(t)
 	sip = strings.Replace(sip, "webhook_token=T", "webhook_token=T0PS3CRET", 1)
@@ -516,7 +504,7 @@ func TestWebhookTestErrorsCarryNoSecret(t *testing.T) {
 	sip = strings.Replace(sip, "webhook_token=T", "webhook_token=T0PS3CRET&webhook_user=u&webhook_password=PA55W0RD", 1)
 	rt := rostelecomtest.NewServer(rostelecomtest.Options{})
 	t.Cleanup(rt.Close)
-	pz := pztest.NewServer(pztest.Options{})
+	pz := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(pz.Close)
 	for _, tc := range []struct {
 		dsn     string
@@ -549,7 +537,7 @@ func TestWebhookTestOutputCarriesNoSecret(t *testing.T) {
 	t.Cleanup(echo.Close)
 	rt := rostelecomtest.NewServer(rostelecomtest.Options{})
 	t.Cleanup(rt.Close)
-	pz := pztest.NewServer(pztest.Options{})
+	pz := prostiezvonkitest.NewServer(prostiezvonkitest.Options{})
 	t.Cleanup(pz.Close)
 	_, sip := sipuniFake(t)
 	sip = strings.Replace(sip, "webhook_token=T", "webhook_token=T0PS3CRET", 1)

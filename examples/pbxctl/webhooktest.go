@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -14,14 +13,8 @@ import (
 	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/prostiezvonki/pztest"
 	"github.com/pbxkit/pbxkit/provider"
-	"github.com/pbxkit/pbxkit/rostelecom"
 )
-
-// testCaller is the external number in test notifications: a reserved-looking
-// number no real client has.
-const testCaller = "79990000000"
 
 // notification is a test notification ready to send.
 type notification struct {
@@ -36,7 +29,9 @@ type notification struct {
 
 // testNotification builds one vendor-shaped, correctly authenticated
 // notification for the receiver at target, from the credentials in the DSN:
-// what the PBX itself sends when its "check service" button is pressed.
+// what the PBX itself sends when its "check service" button is pressed. The
+// vendor package builds it (provider.WebhookTester), so pbxctl knows no
+// vendor's notification format.
 func testNotification(ctx context.Context, p pbx.Provider, dsn, target string, now time.Time) (*notification, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -46,12 +41,16 @@ func testNotification(ctx context.Context, p pbx.Provider, dsn, target string, n
 	if err != nil || (t.Scheme != "http" && t.Scheme != "https") || t.Host == "" {
 		return nil, fmt.Errorf("webhook URL %s is not an http(s) URL", provider.RedactURL(target))
 	}
+	wt, ok := p.(provider.WebhookTester)
+	if !ok {
+		return nil, lacks(p, "send a test notification")
+	}
 	n := &notification{}
 	if pw, ok := u.User.Password(); ok && pw != "" {
 		n.secrets = append(n.secrets, pw)
 	}
 	for k, vs := range u.Query() {
-		if k == "base_url" || k == "domain" || k == "webhook_user" || strings.HasSuffix(k, "timeout") {
+		if k == "base_url" || k == "domain" || k == "webhook_user" || k == "location" || strings.HasSuffix(k, "timeout") {
 			continue
 		}
 		for _, v := range vs {
@@ -61,63 +60,31 @@ func testNotification(ctx context.Context, p pbx.Provider, dsn, target string, n
 		}
 	}
 	callID := "pbxctl-test-" + strconv.FormatInt(now.UnixNano(), 36)
-	switch p.Name() {
-	case "rostelecom":
-		clientID := u.User.Username()
-		key, _ := u.User.Password()
-		body := fmt.Appendf(nil, `{"state":"new","type":"incoming","session_id":%q,"timestamp":%q,"from_number":"sip:%s@%s","request_number":"sip:%s@%s"}`,
-			callID, now.In(provider.DefaultLocation()).Format("2006-01-02 15:04:05.000"),
-			testCaller, u.Query().Get("domain"), "70000000000", u.Query().Get("domain"))
-		// The handler dispatches on the last path segment.
-		n.suffix = "/call_events"
-		ev := *t
-		ev.Path = strings.TrimSuffix(t.Path, "/") + n.suffix
-		ev.RawPath = ""
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ev.String(), bytes.NewReader(body))
-		if err != nil {
-			return nil, errors.New("cannot build the request")
-		}
-		sign := rostelecom.Sign(clientID, body, key)
-		n.secrets = append(n.secrets, sign)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Client-ID", clientID)
-		req.Header.Set("X-Client-Sign", sign)
-		n.req = req
-		return n, nil
-	case "sipuni":
-		q := u.Query()
-		ev := url.Values{
-			"event": {"1"}, "call_id": {callID}, "src_num": {testCaller}, "src_type": {"1"},
-			"short_src_num": {testCaller}, "dst_num": {u.User.Username() + "100"}, "dst_type": {"2"},
-			"short_dst_num": {"100"}, "timestamp": {strconv.FormatInt(now.Unix(), 10)},
-		}
-		if tok := q.Get("webhook_token"); tok != "" {
-			ev.Set("token", tok)
-		}
-		sep := "?"
-		if strings.Contains(target, "?") {
-			sep = "&"
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target+sep+ev.Encode(), nil)
-		if err != nil {
-			return nil, errors.New("cannot build the request")
-		}
-		if user := q.Get("webhook_user"); user != "" {
-			req.SetBasicAuth(user, q.Get("webhook_password"))
-		}
-		n.req = req
-		return n, nil
-	case "prostiezvonki":
-		body := pztest.EventBody("INCOMING", "in", "100", testCaller, "", callID, u.Query().Get("crm_token"))
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-		if err != nil {
-			return nil, errors.New("cannot build the request")
-		}
-		req.Header.Set("Content-Type", "application/json")
-		n.req = req
-		return n, nil
+	req, err := wt.WebhookTestRequest(ctx, target, callID)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build the %s test notification: %w", p.Name(), provider.ScrubError(err))
 	}
-	return nil, lacks(p, "send a test notification")
+	// Signatures and tokens travel in headers and the query: none may be
+	// printed back, even when the receiver quotes the request.
+	for k, vs := range req.Header {
+		if k == "Content-Type" || k == "Content-Length" || k == "User-Agent" {
+			continue
+		}
+		n.secrets = append(n.secrets, vs...)
+	}
+	for _, vs := range req.URL.Query() {
+		n.secrets = append(n.secrets, vs...)
+	}
+	// A vendor that dispatches on the last path segment (Rostelecom's
+	// event names) appends it; a redirect's target loses it again.
+	if base := strings.TrimSuffix(t.Path, "/"); strings.HasPrefix(req.URL.Path, base) {
+		n.suffix = strings.TrimSuffix(req.URL.Path[len(base):], "/")
+		if n.suffix == "" || !strings.HasPrefix(n.suffix, "/") {
+			n.suffix = ""
+		}
+	}
+	n.req = req
+	return n, nil
 }
 
 // scrub replaces every secret of n in s, as written and URL-encoded: a

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/provider/providertest"
 	"github.com/pbxkit/pbxkit/rostelecom"
 )
 
@@ -131,6 +132,7 @@ var _ pbxtest.Fake = (*Server)(nil)
 // init registers the fake with pbxtest, so that pbxtest.Start("rostelecom",
 // ...) and the programs that start every vendor's fake find it.
 func init() {
+	providertest.Register(Harness())
 	pbxtest.Register(pbxtest.Vendor{
 		Name: rostelecom.Name,
 		Start: func(o pbxtest.Options) (pbxtest.Fake, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/provider/providertest"
 	"github.com/pbxkit/pbxkit/sipuni"
 )
 
@@ -169,6 +170,7 @@ var _ pbxtest.Fake = (*Server)(nil)
 // that way sends DefaultWebhookToken with its webhook requests, and its DSN
 // carries it.
 func init() {
+	providertest.Register(Harness())
 	pbxtest.Register(pbxtest.Vendor{
 		Name: sipuni.Name,
 		Start: func(o pbxtest.Options) (pbxtest.Fake, error) {

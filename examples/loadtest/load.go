@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -13,29 +14,38 @@ import (
 	"time"
 )
 
-// target is one path under load: a handler to serve and a request to send.
+// target is one handler under load: a handler to serve and a request to
+// send.
 type target struct {
 	name    string
 	handler http.Handler
-	// newRequest builds request i (the body may differ per request, as
-	// signatures and call ids do).
+	// newRequest builds request i for the server at baseURL (the body may
+	// differ per request, as signatures and call ids do).
 	newRequest func(baseURL string, i int) (*http.Request, error)
-	// check validates a response body; nil accepts any 200.
-	check func(body []byte) error
+	// check validates an answer; nil accepts any 2xx.
+	check func(status int, body []byte) error
 }
 
 // result is what one run measured.
 type result struct {
 	name     string
-	requests int
-	errors   int
+	requests int // measured, answered 2xx and accepted by check
+	errors   int // measured, failed
+	// acked counts every request answered 2xx and accepted by check,
+	// the warm-up's included: what the handler must have taken.
+	acked    int
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	max      time.Duration
 	firstErr error
 }
 
-func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+func (r result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
 
 // serve starts h on a loopback port and returns its base URL and a stop
 // function.
@@ -47,14 +57,15 @@ func serve(h http.Handler) (string, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
 }
 
 // drive sends requests to t from concurrency workers for duration, after a
-// short warm-up, and measures every request's latency.
+// warm-up that is sent but not measured, and measures every request's
+// latency.
 func drive(t target, concurrency int, duration, warmup time.Duration) (result, error) {
 	base, stop, err := serve(t.handler)
 	if err != nil {
@@ -63,6 +74,7 @@ func drive(t target, concurrency int, duration, warmup time.Duration) (result, e
 	defer stop()
 	client := &http.Client{
 		Transport: &http.Transport{
+			Proxy:               nil, // loopback only
 			MaxIdleConns:        concurrency,
 			MaxIdleConnsPerHost: concurrency,
 			DisableCompression:  true,
@@ -76,19 +88,18 @@ func drive(t target, concurrency int, duration, warmup time.Duration) (result, e
 		mu       sync.Mutex
 		lat      []time.Duration
 		errs     int
+		acked    int
 		firstErr error
 		measured atomic.Bool
 	)
 	deadline := time.Now().Add(warmup + duration)
-	var start time.Time
-	time.AfterFunc(warmup, func() { measured.Store(true) })
 	var wg sync.WaitGroup
 	for range concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1<<14)
-			localErrs := 0
+			localErrs, localAcked := 0, 0
 			var localFirst error
 			var buf bytes.Buffer
 			for time.Now().Before(deadline) {
@@ -96,7 +107,7 @@ func drive(t target, concurrency int, duration, warmup time.Duration) (result, e
 				req, err := t.newRequest(base, i)
 				if err != nil {
 					localErrs++
-					localFirst = firstNonNil(localFirst, err)
+					localFirst = cmp.Or(localFirst, err)
 					continue
 				}
 				t0 := time.Now()
@@ -105,20 +116,23 @@ func drive(t target, concurrency int, duration, warmup time.Duration) (result, e
 					buf.Reset()
 					_, err = io.Copy(&buf, resp.Body)
 					resp.Body.Close()
-					if err == nil && resp.StatusCode != http.StatusOK {
+					if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 						err = fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, buf.String())
 					}
 					if err == nil && t.check != nil {
-						err = t.check(buf.Bytes())
+						err = t.check(resp.StatusCode, buf.Bytes())
 					}
 				}
 				d := time.Since(t0)
+				if err == nil {
+					localAcked++
+				}
 				if !measured.Load() {
 					continue
 				}
 				if err != nil {
 					localErrs++
-					localFirst = firstNonNil(localFirst, err)
+					localFirst = cmp.Or(localFirst, err)
 					continue
 				}
 				local = append(local, d)
@@ -126,16 +140,18 @@ func drive(t target, concurrency int, duration, warmup time.Duration) (result, e
 			mu.Lock()
 			lat = append(lat, local...)
 			errs += localErrs
-			firstErr = firstNonNil(firstErr, localFirst)
+			acked += localAcked
+			firstErr = cmp.Or(firstErr, localFirst)
 			mu.Unlock()
 		}()
 	}
 	time.Sleep(warmup)
-	start = time.Now()
+	measured.Store(true)
+	start := time.Now()
 	wg.Wait()
 	elapsed := time.Since(start)
 	slices.Sort(lat)
-	r := result{name: t.name, requests: len(lat), errors: errs, elapsed: elapsed, firstErr: firstErr}
+	r := result{name: t.name, requests: len(lat), errors: errs, acked: acked, elapsed: elapsed, firstErr: firstErr}
 	if len(lat) > 0 {
 		r.p50 = lat[len(lat)/2]
 		r.p99 = lat[len(lat)*99/100]
@@ -144,18 +160,18 @@ func drive(t target, concurrency int, duration, warmup time.Duration) (result, e
 	return r, nil
 }
 
-func firstNonNil(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
-// bare is the physical limit: read the body, answer 200 {}.
+// bare is the machine's limit: read the body, answer 200 {}.
 func bare() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte("{}"))
 	})
+}
+
+// median returns the run with the median requests/s.
+func median(rs []result) result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rps(), b.rps()) })
+	return s[len(s)/2]
 }
