@@ -115,6 +115,9 @@ type command struct {
 	synopsis string // arguments after the name, as in the usage line
 	summary  string // one line for pbxctl -h
 	details  string // paragraph for pbxctl COMMAND -h
+	// noProvider marks a command that works without -provider: its action
+	// gets a nil provider.
+	noProvider bool
 	// parse defines the command's flags on fs, parses args with it and
 	// returns the action to run.
 	parse func(fs *flag.FlagSet, args []string, env environment) (action, error)
@@ -139,6 +142,7 @@ var commands = []*command{
 			"start (ringing included); a cell is empty when the PBX does not say.",
 		parse: parseHistory},
 	reconcileCommand,
+	outboxCommand,
 	{name: "check", summary: "verify the DSN and, where the API allows, the credentials",
 		details: "Opens the provider and verifies the credentials with the vendor's cheapest\n" +
 			"read call (the subscriber list). For a vendor without a read call it says\n" +
@@ -264,6 +268,11 @@ func run(ctx context.Context, args []string, env environment) error {
 			return ue
 		}
 		return usageError{msg: cmd.name + ": " + err.Error(), usage: cmd.usage()}
+	}
+	if cmd.noProvider {
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		return act(ctx, nil, "")
 	}
 	if *dsn == "" {
 		*dsn = env.getenv("PBXKIT_PROVIDER")
