@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pbxkit/pbxkit/provider"
 )
@@ -385,4 +386,40 @@ func looksLikeAuthError(text string) bool {
 		}
 	}
 	return false
+}
+
+// scalarText returns the text of a JSON string, number, boolean or null
+// (""), and false for an object or array.
+func scalarText(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch raw[0] {
+	case '"':
+		if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+			// No escapes: the text between the quotes is the string, as
+			// encoding/json would give it (which replaces invalid UTF-8).
+			return string(raw[1 : len(raw)-1]), true
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false
+		}
+		return s, true
+	case '{', '[':
+		return "", false
+	case 'n':
+		return "", true
+	default: // number, true, false: already validated by encoding/json
+		return string(raw), true
+	}
+}
+
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
 }

@@ -89,7 +89,11 @@
 //	{"cmd": "event", "type": "INCOMING", "direction": "in", "user": "100", "ext": "100",
 //	 "phone": "89991234567", "diversion": "3333333", "callid": "1659685427407907141", "crm_token": "token123"}
 //
-// Each is decoded into a [Notification] and mapped by
+// The protocol is the ITooLabs family's, decoded and mapped once in
+// package [github.com/pbxkit/pbxkit/provider/itoolabs], which package
+// megafon shares; what is Prostie Zvonki's own is its dialect: the answers
+// {"result":"ok"} and {"responsible":""}, and times written without a
+// zone. Each notification is decoded into a [Notification] and mapped by
 // [Notification.CallEvent]: cmd=event becomes a [pbx.CallEvent]
 // (INCOMING/OUTGOING ringing, ACCEPTED answered, COMPLETED/CANCELLED leg
 // ended, TRANSFERRED), cmd=history a [pbx.EventCallEnded] with the outcome,

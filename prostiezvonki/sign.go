@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/provider/itoolabs"
 )
 
 // Prostie Zvonki signs nothing: both directions carry a shared secret.
@@ -80,7 +81,7 @@ func (c *Client) WebhookTestRequest(ctx context.Context, webhookURL, callID stri
 		return nil, errors.New("prostiezvonki: webhook test: " + provider.RedactURL(webhookURL) + " is not an absolute http or https URL")
 	}
 	body, err := json.Marshal(testEvent{
-		Cmd: cmdEvent, Type: "INCOMING", Direction: "in", User: testExtension, Ext: testExtension,
+		Cmd: itoolabs.CmdEvent, Type: "INCOMING", Direction: "in", User: testExtension, Ext: testExtension,
 		Phone: testCaller, CallID: callID, CRMToken: c.cfg.CRMToken,
 	})
 	if err != nil { // cannot happen for strings

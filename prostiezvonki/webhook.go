@@ -1,38 +1,11 @@
 package prostiezvonki
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/pbxkit/pbxkit/pbx"
-	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/provider/itoolabs"
 )
-
-// The constant answers, precomputed. The 400 and 401 bodies are the ITooLabs
-// family's documented ones.
-var (
-	answerOK            = []byte(`{"result":"ok"}`)
-	answerNoResponsible = []byte(`{"responsible":""}`)
-	answerBadToken      = []byte(`{"error":"Invalid token"}`)
-	answerBadParams     = []byte(`{"error":"Invalid parameters"}`)
-	answerTooLarge      = []byte(`{"error":"Request body too large"}`)
-	answerInternal      = []byte(`{"error":"Internal error"}`)
-	answerBadMethod     = []byte(`{"error":"Method not allowed"}`)
-)
-
-// contactAnswer is the answer to cmd=contact. Prostie Zvonki reads
-// "responsible"; the ITooLabs family also shows "contact_name" on the
-// employee's phone, and an extra key is harmless to PZ.
-type contactAnswer struct {
-	Responsible string `json:"responsible"`
-	ContactName string `json:"contact_name,omitempty"`
-}
 
 // WebhookHandler returns the handler for the requests Prostie Zvonki sends
 // to the CRM ("Адрес опубликованного расширения" in the cabinet). Mount it
@@ -89,134 +62,18 @@ type contactAnswer struct {
 // the cabinet would otherwise lose every event without a trace. The body
 // is read before the token can be checked (the token is inside it), with
 // memory following the bytes received, up to 1 MiB.
+//
+// The handler is the ITooLabs family's, written once in package
+// provider/itoolabs (itoolabs.NewHandler) with Prostie Zvonki's dialect:
+// its answers {"result":"ok"} and {"responsible":""} and its zone-less
+// times.
 func (c *Client) WebhookHandler(events pbx.EventHandler, router pbx.Router) http.Handler {
-	return &webhook{c: c, events: events, router: router}
-}
-
-type webhook struct {
-	c      *Client
-	events pbx.EventHandler
-	router pbx.Router
-}
-
-func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	op, status, err := h.serve(w, r)
-	h.c.hooks.Log(r.Context(), op, status, start, err)
-}
-
-// serve answers r and returns the operation (the cmd), the status answered
-// and the error to journal.
-func (h *webhook) serve(w http.ResponseWriter, r *http.Request) (string, int, error) {
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		w.Header().Set("Allow", "POST, GET")
-		provider.WriteRawJSON(w, http.StatusMethodNotAllowed, answerBadMethod)
-		return "unknown", http.StatusMethodNotAllowed, errors.New("method " + r.Method + " not allowed")
-	}
-	body, err := provider.ReadBody(r, provider.DefaultMaxBodySize)
-	if err != nil {
-		if errors.Is(err, provider.ErrBodyTooLarge) {
-			provider.WriteRawJSON(w, http.StatusRequestEntityTooLarge, answerTooLarge)
-			return "unknown", http.StatusRequestEntityTooLarge, err
-		}
-		provider.WriteRawJSON(w, http.StatusBadRequest, answerBadParams)
-		return "unknown", http.StatusBadRequest, err
-	}
-	n := new(Notification)
-	// The token travels inside the body, so the body is parsed to find it;
-	// nothing is interpreted, and nothing reaches user code, before it has
-	// been checked.
-	token, typeErr, err := decodeRequest(body, r.URL.RawQuery, n)
-	if err != nil {
-		provider.WriteRawJSON(w, http.StatusBadRequest, answerBadParams)
-		return "unknown", http.StatusBadRequest, err
-	}
-	if err := h.c.verifyToken(token); err != nil {
-		provider.WriteRawJSON(w, http.StatusUnauthorized, answerBadToken)
-		return "unknown", http.StatusUnauthorized, err
-	}
-	op := opName(n.Cmd)
-	if typeErr != nil || strings.TrimSpace(n.Cmd) == "" {
-		if typeErr == nil {
-			typeErr = errors.New("no cmd")
-		}
-		provider.WriteRawJSON(w, http.StatusBadRequest, answerBadParams)
-		return op, http.StatusBadRequest, typeErr
-	}
-	if strings.EqualFold(n.Cmd, cmdContact) {
-		h.noteUnknown(r.Context(), op, n, false)
-		return op, http.StatusOK, h.contact(w, r, n)
-	}
-	e, err := n.CallEvent(h.c.cfg.Location, time.Now())
-	if err != nil {
-		provider.WriteRawJSON(w, http.StatusBadRequest, answerBadParams)
-		return op, http.StatusBadRequest, err
-	}
-	h.noteUnknown(r.Context(), op, n, e.Type == pbx.EventUnknown || (e.Type == pbx.EventCallEnded && e.Outcome == pbx.OutcomeUnknown))
-	if err := provider.HandOver(r.Context(), h.events, h.c.logger, e); err != nil {
-		provider.WriteRawJSON(w, http.StatusInternalServerError, answerInternal)
-		return op, http.StatusInternalServerError, err
-	}
-	provider.WriteRawJSON(w, http.StatusOK, answerOK)
-	return op, http.StatusOK, nil
-}
-
-// contact answers a smart-transfer question. A router error or timeout is
-// returned for the journal; the answer is then "no decision", in time.
-func (h *webhook) contact(w http.ResponseWriter, r *http.Request, n *Notification) error {
-	route, err := provider.AskRouter(r.Context(), h.router, n.RouteQuery(), h.c.cfg.RouteTimeout)
-	if route.Extension == "" {
-		provider.WriteRawJSON(w, http.StatusOK, answerNoResponsible)
-		return err
-	}
-	b, mErr := json.Marshal(contactAnswer{Responsible: route.Extension, ContactName: route.DisplayName})
-	if mErr != nil { // cannot happen for two strings
-		provider.WriteRawJSON(w, http.StatusOK, answerNoResponsible)
-		return mErr
-	}
-	provider.WriteRawJSON(w, http.StatusOK, b)
-	return err
-}
-
-// noteUnknown logs at debug level what the package did not recognise: the
-// names of unknown fields, and the cmd, type or status it could not map.
-// Vendors add fields and codes without notice; this is how to notice them.
-func (h *webhook) noteUnknown(ctx context.Context, op string, n *Notification, unknownCode bool) {
-	if (len(n.Extra) == 0 && !unknownCode) || !h.c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{slog.String("provider", Name), slog.String("operation", op)}
-	if len(n.Extra) > 0 {
-		keys := make([]string, 0, len(n.Extra))
-		for k := range n.Extra {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		attrs = append(attrs, slog.String("unknown_fields", provider.Excerpt([]byte(strings.Join(keys, ",")))))
-	}
-	if unknownCode {
-		attrs = append(attrs,
-			slog.String("cmd", provider.Excerpt([]byte(n.Cmd))),
-			slog.String("type", provider.Excerpt([]byte(n.Type))),
-			slog.String("status", provider.Excerpt([]byte(n.Status))))
-	}
-	h.c.logger.LogAttrs(ctx, slog.LevelDebug, "pbx webhook: unrecognised content", attrs...)
-}
-
-// opName is the journal's operation name: the known commands as they are,
-// anything else "other" (the cmd is vendor input and could be long).
-func opName(cmd string) string {
-	switch strings.ToLower(cmd) {
-	case cmdEvent:
-		return cmdEvent
-	case cmdHistory:
-		return cmdHistory
-	case cmdContact:
-		return cmdContact
-	case cmdRating:
-		return cmdRating
-	case "":
-		return "unknown"
-	}
-	return "other"
+	return itoolabs.NewHandler(itoolabs.HandlerConfig{
+		Dialect:      &dialect,
+		Verify:       c.verifyToken,
+		Location:     c.cfg.Location,
+		RouteTimeout: c.cfg.RouteTimeout,
+		Logger:       c.logger,
+		Log:          c.hooks,
+	}, events, router)
 }

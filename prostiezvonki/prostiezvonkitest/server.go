@@ -51,9 +51,11 @@ import (
 	"github.com/pbxkit/pbxkit/pbx/pbxtest"
 	"github.com/pbxkit/pbxkit/prostiezvonki"
 	"github.com/pbxkit/pbxkit/provider"
+	"github.com/pbxkit/pbxkit/provider/providertest"
 )
 
 func init() {
+	providertest.Register(Harness())
 	pbxtest.Register(pbxtest.Vendor{
 		Name: prostiezvonki.Name,
 		Start: func(o pbxtest.Options) (pbxtest.Fake, error) {
