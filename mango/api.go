@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pbxkit/pbxkit/pbx"
@@ -299,16 +301,25 @@ type RouteCommand struct {
 const maxDisplayName = 64
 
 // Route sends commands/route and returns the command_id. It waits for the
-// route limit (one every 2 s per PBX) within ctx and Timeout, and
-// is never sent again once it may have reached the PBX. The provider's
-// webhook routes calls by itself (see WebhookHandler); Route is for
-// applications that route on their own.
+// route limit (Config.RouteInterval after the previous route command's
+// answer: Mango's one every 2 s per PBX by default) within ctx and
+// Timeout, and is never sent again once it may have reached the PBX. The
+// provider's webhook routes calls by itself (see WebhookHandler); Route is
+// for applications that route on their own, and shares the limit with it.
 func (c *Client) Route(ctx context.Context, cmd RouteCommand) (string, error) {
 	in, err := routePayload(&cmd)
 	if err != nil {
 		return "", err
 	}
-	if err := c.call(ctx, OpRoute, provider.PolicyAction, in, &commandAnswer{}); err != nil {
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return "", fmt.Errorf("mango: %s: encoding the request: %w", OpRoute, err)
+	}
+	maxWait := time.Duration(1<<63 - 1)
+	if c.cfg.Timeout > 0 {
+		maxWait = c.cfg.Timeout
+	}
+	if err := c.sendRoute(ctx, payload, maxWait); err != nil {
 		return "", err
 	}
 	return cmd.CommandID, nil

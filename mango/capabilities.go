@@ -40,14 +40,6 @@ func (c *Client) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallRes
 	return pbx.CallResult{OrderID: id}, nil
 }
 
-// FetchRecording streams a recording. callID is Mango's recording_id, not
-// a call id: Mango finds recordings by their own id, which events/recording
-// and events/record/added carry (in the events' Raw) and the call log's
-// records column lists. See OpenRecording.
-func (c *Client) FetchRecording(ctx context.Context, callID string) (*pbx.Recording, error) {
-	return c.OpenRecording(ctx, callID)
-}
-
 // Subscribers lists the employees (config/users/request): Extension, Name,
 // Login (the first SIP account, without "sip:"), Raw *User.
 func (c *Client) Subscribers(ctx context.Context) ([]pbx.Subscriber, error) {

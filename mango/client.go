@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,9 @@ const (
 	// appeared in the IVR. The IVR's silence must be longer (see the
 	// package documentation).
 	DefaultRouteTimeout = 2 * time.Second
+	// DefaultRouteInterval is Mango's published route limit: one
+	// commands/route every 2 s per PBX (Config.RouteInterval).
+	DefaultRouteInterval = 2 * time.Second
 	// DefaultTimeout is the default Config.Timeout.
 	DefaultTimeout = 30 * time.Second
 	// DefaultHistoryPoll is the first wait before asking for a call-log
@@ -124,11 +128,24 @@ type Config struct {
 	// DefaultTimeout; negative: no limit but the context's.
 	Timeout time.Duration
 	// RouteTimeout bounds the routing of a call that appeared in the IVR:
-	// the router's answer, and the wait for a route-command slot (Mango
-	// allows one commands/route every 2 s per PBX). Default
+	// the router's answer, and the wait for a route-command slot (one per
+	// RouteInterval; Mango allows one every 2 s per PBX). Default
 	// DefaultRouteTimeout. The IVR's silence must outlast it plus the
 	// command's trip (see the package documentation).
 	RouteTimeout time.Duration
+	// RouteInterval is the client-side route limit: one commands/route
+	// at a time, the next RouteInterval after the previous one's answer
+	// (so that Mango, which counts what it receives, never sees two
+	// closer, however the network delays them). Default
+	// DefaultRouteInterval (2 s),
+	// Mango's published limit per PBX: keep it against the real service,
+	// where a command sooner is refused (429) and the call is left to the
+	// scheme. A shorter interval, or a negative one (no limit), is for
+	// tests and fakes only (mangotest hands out 10 ms). When set, it
+	// replaces the OpRoute entry of Limits; when zero, the Every of
+	// Limits[OpRoute] applies if given (its Burst is not used: one at a
+	// time).
+	RouteInterval time.Duration
 	// HistoryPoll is the first wait before asking for a call-log export
 	// (default DefaultHistoryPoll, Mango's minimum); the wait grows by half
 	// after each "not ready" up to 30 s.
@@ -173,8 +190,10 @@ type Client struct {
 	log      *slog.Logger
 	hooks    *provider.WebhookLog
 	lim      *limiter
+	routes   *routeGate
 	rt       *routing
 	holds    *holdTracker
+	recs     *recordingIndex
 }
 
 var (
@@ -241,7 +260,18 @@ func New(cfg Config) (*Client, error) {
 	for k, l := range cfg.Limits {
 		limits[k] = l
 	}
+	switch {
+	case cfg.RouteInterval > 0:
+		limits[OpRoute] = Limit{Every: cfg.RouteInterval, Burst: 1}
+	case cfg.RouteInterval < 0:
+		limits[OpRoute] = Limit{}
+	}
+	// From here on, the interval in force (0: no route limit). The route
+	// gate keeps it; the limiter keeps the others.
+	cfg.RouteInterval = max(limits[OpRoute].Every, 0)
 	cfg.Limits = limits
+	others := maps.Clone(limits)
+	delete(others, OpRoute)
 
 	hc := provider.NewClient(provider.Options{
 		Provider:   Name,
@@ -260,8 +290,10 @@ func New(cfg Config) (*Client, error) {
 		hc:       hc,
 		log:      hc.Logger(),
 		hooks:    provider.NewWebhookLog(cfg.Logger, Name),
-		lim:      newLimiter(limits),
+		lim:      newLimiter(others),
+		routes:   newRouteGate(cfg.RouteInterval),
 		holds:    newHoldTracker(),
+		recs:     newRecordingIndex(maxRecordedCalls, recordingMemory),
 	}
 	c.rt = newRouting(c)
 	return c, nil
@@ -434,9 +466,15 @@ var ErrLimitWait = errors.New("mango: client-side rate limit: no slot before the
 type limitError struct {
 	op   string
 	wait time.Duration
+	// busy: another route command was on its way for all of wait.
+	busy bool
 }
 
 func (e *limitError) Error() string {
+	if e.busy {
+		return "mango: " + e.op + ": client-side rate limit (Mango's published limits): another route command was on its way for " +
+			e.wait.Round(time.Millisecond).String() + ", up to the operation's deadline"
+	}
 	return "mango: " + e.op + ": client-side rate limit (Mango's published limits): the next slot is " +
 		e.wait.Round(time.Millisecond).String() + " away, past the operation's deadline"
 }
@@ -629,8 +667,8 @@ func redactBaseURL(s string) string {
 // String describes c with APIKey and APISalt redacted and BaseURL reduced
 // to scheme://host/path.
 func (c Config) String() string {
-	return fmt.Sprintf("mango.Config{APIKey:%s APISalt:%s BaseURL:%q RouteTimeout:%v Timeout:%v}",
-		redacted(c.APIKey), redacted(c.APISalt), redactBaseURL(c.BaseURL), c.RouteTimeout, c.Timeout)
+	return fmt.Sprintf("mango.Config{APIKey:%s APISalt:%s BaseURL:%q RouteTimeout:%v RouteInterval:%v Timeout:%v}",
+		redacted(c.APIKey), redacted(c.APISalt), redactBaseURL(c.BaseURL), c.RouteTimeout, c.RouteInterval, c.Timeout)
 }
 
 // GoString is String, for %#v.
@@ -647,6 +685,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("api_salt", redacted(c.APISalt)),
 		slog.String("base_url", redactBaseURL(c.BaseURL)),
 		slog.Duration("route_timeout", c.RouteTimeout),
+		slog.Duration("route_interval", c.RouteInterval),
 		slog.Duration("timeout", c.Timeout),
 	)
 }

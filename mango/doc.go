@@ -48,6 +48,9 @@
 //   - base_url: the whole API base URL, such as
 //     http://127.0.0.1:34567/vpbx for a mangotest server;
 //   - route_timeout: Config.RouteTimeout, a Go duration ("2s");
+//   - route_interval: Config.RouteInterval, a Go duration; Mango's "2s"
+//     is the default, a shorter or negative one is for fakes
+//     (mangotest's DSN carries "10ms");
 //   - timeout: Config.Timeout, a Go duration ("10s");
 //   - location: Config.Location, an IANA zone; provider.WithLocation
 //     overrides it.
@@ -83,13 +86,25 @@
 // outcome to Config.OnResult. It is never sent again once it may have
 // reached the PBX; nor are commands/route and commands/call/hangup.
 //
-// FetchRecording takes Mango's recording_id (events/recording,
-// events/record/added, the call log's records column), not a call id: POST
-// queries/recording/post answers 302 with a one-time file link, which is
-// fetched at once and streamed, never stored. The link is followed only to
-// BaseURL's host or, over https, to Config.RecordingHosts
-// (mango-office.ru). A recording Mango has not stored yet matches
-// pbx.ErrNotReady; retry about a minute later.
+// FetchRecording takes the call id the events carry (CallEvent.CallID,
+// entry_id), as pbx.RecordingFetcher promises, although Mango finds a
+// recording only by its own recording_id: the webhook remembers, per call,
+// the recording ids events/recording and events/record/added announce
+// (the last 10,000 calls, for 24 h, in this process), and FetchRecording
+// fetches the newest. A call heard of whose recording is not announced as
+// stored yet gives an error matching pbx.ErrNotReady without asking Mango
+// (so does a call never recorded); retry after events/record/added. An id
+// the Client knows no call for is sent as a recording_id: a recording id
+// (from Raw, or the call log's records column) works too, and is what a
+// process that did not receive the notifications must pass (pbxctl,
+// another replica, after a restart). OpenRecording takes recording ids
+// only. POST queries/recording/post answers 302 with a one-time file
+// link, which is fetched at once and streamed, never stored. The link is
+// followed only to BaseURL's host or, over https, to
+// Config.RecordingHosts (mango-office.ru). A recording Mango has not
+// stored yet (3320) matches pbx.ErrNotReady; retry about a minute later,
+// not sooner: Mango locks the key out for 2 minutes after a second
+// invalid (3xxx) request within 2 minutes.
 //
 // Subscribers lists config/users/request. History orders stats/request
 // (at most a month per request: longer periods are split), polls
@@ -100,7 +115,8 @@
 // The Client keeps Mango's published per-product limits itself
 // ([DefaultLimits]; Config.Limits overrides): all API 10 a second,
 // callback and hangup 4, recording access 10, users, route and stats/request
-// one every 2 s. An operation waits for its slot within ctx and Timeout,
+// one every 2 s (the route limit is Config.RouteInterval: shorter only
+// against a fake). An operation waits for its slot within ctx and Timeout,
 // and fails at once (matching provider.ErrRateLimited) when the slot is
 // later; retries inside one operation follow the backoff and Retry-After
 // instead. Limits protect the key: Mango answers 429 over them, and 401 to
@@ -154,9 +170,13 @@
 // Route.Extension} with Route.DisplayName as the phone's display name.
 // Never twice for one leg (a redelivery is not routed again); a router
 // error, a timeout or no decision send nothing. Mango takes one route
-// command every 2 s per PBX: a decision whose slot would start after the
-// deadline is dropped rather than queued, counted in RouteStats.RateLimited
-// and logged at Warn (once a minute), and the scheme routes that call. At
+// command every 2 s per PBX, and so does the Client (Config.RouteInterval;
+// a shorter interval is for fakes only): one command at a time, the next
+// 2 s after the previous one's answer, so that network delays cannot
+// bring two closer at Mango. A decision whose slot would start after the
+// deadline is dropped rather than queued, counted in
+// RouteStats.RateLimited and logged at Warn (once a minute), and the
+// scheme routes that call. At
 // most 64 routings run at once. [Client.Close] cancels the routing in
 // progress and waits for it; [Client.RouteStats] counts what happened.
 //
@@ -225,7 +245,14 @@
 //   - The summary's entry_result contradicts talk_time in the manual's own
 //     example: talk_time wins.
 //   - The limits table (per product, per second) and the 401 lock-out come
-//     from the newer manual only.
+//     from the newer manual only. How Mango measures the route limit is
+//     not documented: the Client assumes it counts arrivals, so it sends
+//     one route command at a time, the next RouteInterval after the
+//     previous one's answer.
+//   - A recording is taken as stored (FetchRecording by call id) on
+//     events/record/added or events/record/tagged, or on events/recording
+//     Completed with code 1000 (or none) and a recipient other than Mail
+//     alone; the newest by the notifications' times wins.
 //   - The connection check: one client routes it to .../ping, one receiver
 //     saw it without json; both are answered 200. An unsigned request to an
 //     event path is refused.

@@ -31,7 +31,7 @@ func init() {
 }
 
 // dsnParams are the query parameters a DSN may carry.
-var dsnParams = []string{"base_url", "route_timeout", "timeout", "location"}
+var dsnParams = []string{"base_url", "route_timeout", "route_interval", "timeout", "location"}
 
 // dsnForm is the DSN's form, for error messages.
 const dsnForm = `"mango://API_KEY:API_SALT@/"`
@@ -90,6 +90,15 @@ func configFromURL(u *url.URL) (Config, error) {
 			}
 			*d.dst = t
 		}
+	}
+	if v := q.Get("route_interval"); v != "" {
+		// Negative lifts the route limit: for fakes only (see
+		// Config.RouteInterval); zero keeps the default.
+		t, err := time.ParseDuration(v)
+		if err != nil {
+			return bad(`route_interval must be a duration such as "2s" (Mango's limit, the default)`)
+		}
+		cfg.RouteInterval = t
 	}
 	if v := q.Get("location"); v != "" {
 		loc, err := time.LoadLocation(v)

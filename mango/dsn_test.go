@@ -34,12 +34,20 @@ func TestParseDSN(t *testing.T) {
 	cfg, err = mango.ParseDSN("mango://k:s@/?base_url=http%3A%2F%2F127.0.0.1%3A9%2Fvpbx")
 	require.NoError(t, err)
 	assert.Equal(t, "http://127.0.0.1:9/vpbx", cfg.BaseURL)
+	assert.Zero(t, cfg.RouteInterval, "Mango's 2 s unless the DSN says")
+
+	for in, want := range map[string]time.Duration{"10ms": 10 * time.Millisecond, "2s": 2 * time.Second, "-1ns": -1} {
+		cfg, err = mango.ParseDSN("mango://k:s@/?route_interval=" + in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, cfg.RouteInterval, in)
+	}
 
 	for _, bad := range []string{
 		"sipuni://k:s@/",
 		"mango://k@/",
 		"mango://:" + salt + "@/",
 		"mango://k:" + salt + "@/?route_timeout=soon",
+		"mango://k:" + salt + "@/?route_interval=often",
 		"mango://k:" + salt + "@/?timeout=-1s",
 		"mango://k:" + salt + "@/?location=Mars%2FOlympus",
 		"mango://k:" + salt + "@/?webhook_token=x",
@@ -64,6 +72,13 @@ func TestOpenFakeDSN(t *testing.T) {
 	subs, err := p.(pbx.SubscriberLister).Subscribers(ctx(t))
 	require.NoError(t, err)
 	assert.Len(t, subs, len(pbxtest.Employees()))
+
+	// The fake's DSN carries its route limit and its IVR's deadline.
+	cfg, err := mango.ParseDSN(fake.DSN())
+	require.NoError(t, err)
+	assert.Equal(t, mangotest.DefaultRouteEvery, cfg.RouteInterval)
+	assert.Equal(t, mangotest.DefaultIVRSilence/2, cfg.RouteTimeout)
+	assert.Equal(t, fake.Config().RouteInterval, cfg.RouteInterval)
 
 	_, err = provider.Open("mango://k:s@/?base_url=ftp%3A%2F%2Fx")
 	assert.ErrorIs(t, err, provider.ErrBadDSN)

@@ -19,6 +19,7 @@ import (
 	"github.com/pbxkit/pbxkit/pbx/journal"
 	"github.com/pbxkit/pbxkit/pbx/journal/journaltest"
 	"github.com/pbxkit/pbxkit/pbx/pbxtest"
+	"github.com/pbxkit/pbxkit/provider"
 )
 
 // stack is a fake PBX, a Client of it, and the Client's webhook serving a
@@ -277,4 +278,28 @@ func TestFetchRecordingOfPlayedCall(t *testing.T) {
 
 	_, err = c.FetchRecording(ctx(t), "no-such-recording")
 	assert.ErrorIs(t, err, pbx.ErrNotReady)
+}
+
+// TestPlayBackToBackRouted: as in the quick start, calls played back to
+// back against a fake with its defaults, by a provider opened from the
+// fake's DSN, are all routed: the DSN hands the client the fake's short
+// route interval (with Mango's 2 s, the second decision was dropped and
+// the scheme routed that call).
+func TestPlayBackToBackRouted(t *testing.T) {
+	fake := mangotest.NewServer(mangotest.Options{})
+	t.Cleanup(fake.Close)
+	p, err := provider.Open(fake.DSN())
+	require.NoError(t, err)
+	c := p.(*mango.Client)
+	t.Cleanup(func() { _ = c.Close() })
+	srv := httptest.NewServer(c.WebhookHandler(nil, routeTo("102", "Кузнецов")))
+	t.Cleanup(srv.Close)
+	for i, sc := range []pbxtest.Scenario{pbxtest.AnsweredIncoming, pbxtest.MissedIncoming, pbxtest.AnsweredIncoming} {
+		played, err := fake.Play(ctx(t), srv.URL, pbxtest.Call{Scenario: sc})
+		require.NoError(t, err)
+		require.NoError(t, played.Err)
+		assert.Equal(t, "102", played.Route.Extension, "call %d routed", i)
+		assert.Equal(t, []string{"102"}, played.Rang, "call %d", i)
+	}
+	assert.Equal(t, mango.RouteStats{Asked: 3, Sent: 3}, c.RouteStats())
 }

@@ -20,8 +20,8 @@ const maxStatsLine = 1 << 20
 
 // StatsRow is one row of the stats/result CSV.
 type StatsRow struct {
-	// Records are the recording ids of the call (FetchRecording takes
-	// them).
+	// Records are the recording ids of the call (FetchRecording and
+	// OpenRecording take them).
 	Records []string `json:"records,omitempty"`
 	// Start, Finish and Answer are the call's times; Answer is zero when
 	// nobody answered.

@@ -487,8 +487,10 @@ func (n *RecordingNotification) HasRecording() bool {
 
 // CallEvent maps events/recording to EventUnknown (pbxkit has no recording
 // event type) with HasRecording when the recording completed into the
-// cloud storage; the recording id is in Raw (n), and FetchRecording takes
-// it. DedupeKey is derived from recording_id, seq and recording_state.
+// cloud storage; the recording id is in Raw (n). The webhook remembers it
+// for the call, so FetchRecording takes the event's CallID (or the
+// recording id). DedupeKey is derived from recording_id, seq and
+// recording_state.
 func (n *RecordingNotification) CallEvent(loc *time.Location, received time.Time) pbx.CallEvent {
 	if loc == nil {
 		loc = provider.DefaultLocation()
@@ -507,7 +509,8 @@ func (n *RecordingNotification) CallEvent(loc *time.Location, received time.Time
 
 // CallEvent maps events/record/added and events/record/tagged to
 // EventUnknown with HasRecording: the recording is downloadable
-// (FetchRecording with Raw's RecordingID). DedupeKey is derived from Kind
+// (FetchRecording with the event's CallID, whose recording the webhook
+// remembers, or with Raw's RecordingID). DedupeKey is derived from Kind
 // and recording_id.
 func (n *RecordAddedNotification) CallEvent(loc *time.Location, received time.Time) pbx.CallEvent {
 	if loc == nil {

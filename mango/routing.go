@@ -3,6 +3,7 @@ package mango
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,9 +19,9 @@ import (
 // then silence) unless a commands/route arrives. So the webhook, once the
 // notification is authenticated, starts the routing in the background and
 // answers at once; the routing asks the Router under RouteTimeout, takes a
-// slot of the route limit (one command every 2 s per PBX) that starts
-// before the same deadline, and sends the command once. Whatever fails,
-// nothing is sent and the scheme routes the call.
+// slot of the route limit (see routeGate: Mango's 2 s per PBX by default)
+// that starts before the same deadline, and sends the command once.
+// Whatever fails, nothing is sent and the scheme routes the call.
 
 // MaxPendingRoutes bounds the routings in progress at once; a call that
 // appears beyond it is left to the PBX's scheme (counted in
@@ -50,8 +51,9 @@ type RouteStats struct {
 	// RouterFailed is the number of Router errors, panics and timeouts.
 	RouterFailed uint64 `json:"router_failed"`
 	// RateLimited is the number of decisions dropped because no slot of
-	// the route limit (one command every 2 s per PBX) started before the
-	// deadline: the scheme routed those calls.
+	// the route limit (one command per Config.RouteInterval, 2 s by
+	// default, Mango's limit per PBX) started before the deadline: the
+	// scheme routed those calls.
 	RateLimited uint64 `json:"rate_limited"`
 	// SendFailed is the number of route commands that failed (refused by
 	// the PBX, or not delivered); none is sent again.
@@ -197,20 +199,13 @@ func (r *routing) run(router pbx.Router, n *CallNotification, leg string, deadli
 // send takes a slot of the route limit that starts before deadline and
 // sends the command once.
 func (r *routing) send(ctx context.Context, n *CallNotification, cmd RouteCommand, payload []byte, deadline time.Time) {
-	wait, ok := r.c.lim.reserve(OpRoute, time.Until(deadline))
-	if !ok {
+	err := r.c.sendRoute(ctx, payload, time.Until(deadline))
+	var le *limitError
+	if errors.As(err, &le) {
 		r.stats.rateLimited.Add(1)
-		r.warn("rate limit", "mango: route decision dropped: Mango takes one route command every 2 s per PBX and no slot came before RouteTimeout; the PBX's scheme routes the call",
-			slog.String("call_id", str(n.EntryID)), slog.Duration("next_slot_in", wait))
+		r.warn("rate limit", "mango: route decision dropped: Mango takes one route command per RouteInterval per PBX and no slot came before RouteTimeout; the PBX's scheme routes the call",
+			slog.String("call_id", str(n.EntryID)), slog.Duration("route_interval", r.c.cfg.RouteInterval), slog.Duration("next_slot_in", le.wait))
 		return
-	}
-	if err := sleep(ctx, wait); err != nil {
-		r.stats.skipped.Add(1)
-		return
-	}
-	resp, err := r.c.sendNow(ctx, OpRoute, provider.PolicyAction, payload, false)
-	if err == nil {
-		err = r.c.answer(OpRoute, resp, &commandAnswer{})
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -225,6 +220,68 @@ func (r *routing) send(ctx context.Context, n *CallNotification, cmd RouteComman
 	r.stats.sent.Add(1)
 	r.c.log.LogAttrs(ctx, slog.LevelDebug, "mango: call routed",
 		slog.String("call_id", str(n.EntryID)), slog.String("to", cmd.ToNumber), slog.String("command_id", cmd.CommandID))
+}
+
+// routeGate is the route limit (Config.RouteInterval). Mango counts the
+// route commands it receives, one every 2 s per PBX; spacing the starts of
+// the requests is not enough, as a request delayed on its way (by the
+// first request's TLS handshake, say) arrives closer to the next than it
+// was sent. So one command is in flight at a time, and the next starts
+// RouteInterval after the previous one's answer, which came after Mango
+// received it.
+type routeGate struct {
+	every time.Duration // 0: no limit
+	turn  chan struct{} // holds a token while a command is on its way
+	// next is the earliest start of the next command; only the holder of
+	// the turn reads or writes it.
+	next time.Time
+}
+
+func newRouteGate(every time.Duration) *routeGate {
+	return &routeGate{every: every, turn: make(chan struct{}, 1)}
+}
+
+// sendRoute sends one commands/route with payload, once: it waits for the
+// route limit, at most maxWait (a *limitError beyond) and while ctx lasts,
+// then for the limit every request counts against, sends, and reads the
+// answer.
+func (c *Client) sendRoute(ctx context.Context, payload []byte, maxWait time.Duration) error {
+	g := c.routes
+	start := time.Now()
+	if g.every > 0 {
+		t := time.NewTimer(max(maxWait, 0))
+		select {
+		case g.turn <- struct{}{}:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+			return &limitError{op: OpRoute, wait: maxWait, busy: true}
+		}
+		defer func() { <-g.turn }()
+		wait := time.Until(g.next)
+		if wait > maxWait-time.Since(start) {
+			return &limitError{op: OpRoute, wait: wait}
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	if err := c.lim.wait(ctx, OpRoute, max(maxWait-time.Since(start), time.Nanosecond)); err != nil {
+		return err
+	}
+	if g.every > 0 {
+		// The command may reach Mango from here: the next one starts
+		// every after its answer (this runs before the turn is given
+		// back).
+		defer func() { g.next = time.Now().Add(g.every) }()
+	}
+	resp, err := c.sendNow(ctx, OpRoute, provider.PolicyAction, payload, false)
+	if err != nil {
+		return err
+	}
+	return c.answer(OpRoute, resp, &commandAnswer{})
 }
 
 // warn writes a Warn line for reason at most once a minute, with the count

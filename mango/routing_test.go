@@ -296,3 +296,73 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestRouteInterval: Config.RouteInterval is the client's route limit.
+// By default (Mango's 2 s) the second of two calls appearing back to back
+// is left to the scheme; a short interval, as mangotest hands out, routes
+// both; a negative one lifts the limit; a set interval replaces
+// Limits[OpRoute].
+func TestRouteInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		limits   map[string]mango.Limit
+		sent     uint64
+	}{
+		{"default 2 s", 0, nil, 1},
+		{"10 ms", 10 * time.Millisecond, nil, 2},
+		{"negative: no limit", -1, nil, 2},
+		{"replaces Limits[OpRoute]", 10 * time.Millisecond, map[string]mango.Limit{mango.OpRoute: {Every: time.Hour, Burst: 1}}, 2},
+		{"Limits[OpRoute] when zero", 0, map[string]mango.Limit{mango.OpRoute: {}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newAPIServer(t, nil)
+			c := newClient(t, api.base(), func(cfg *mango.Config) {
+				cfg.RouteTimeout = 500 * time.Millisecond
+				cfg.RouteInterval = tc.interval
+				cfg.Limits = tc.limits
+			})
+			h := c.WebhookHandler(nil, routeTo("101", ""))
+			require.Equal(t, http.StatusOK, notify(h, "events/call", ivrJSON("E1", "L1")).Code)
+			require.Equal(t, http.StatusOK, notify(h, "events/call", ivrJSON("E2", "L2")).Code)
+			require.True(t, eventually(func() bool {
+				s := c.RouteStats()
+				return s.Sent+s.RateLimited == 2
+			}))
+			require.NoError(t, c.Close())
+			s := c.RouteStats()
+			assert.Equal(t, tc.sent, s.Sent)
+			assert.Equal(t, 2-tc.sent, s.RateLimited)
+			assert.Len(t, api.requests(), int(tc.sent))
+		})
+	}
+}
+
+// TestRouteOneAtATime: the next route command starts RouteInterval after
+// the previous one's answer, not after its start, so that Mango, counting
+// what it receives, never sees two closer when a request is slow on its
+// way (spaced by their starts, the second arrived 50 ms after the first,
+// while the first was still being answered).
+func TestRouteOneAtATime(t *testing.T) {
+	const (
+		slow  = 300 * time.Millisecond
+		every = 50 * time.Millisecond
+	)
+	var first atomic.Bool
+	api := newAPIServer(t, func(op string, _ map[string]any) (int, string) {
+		if op == mango.OpRoute && first.CompareAndSwap(false, true) {
+			time.Sleep(slow)
+		}
+		return http.StatusOK, `{"result":1000}`
+	})
+	c := newClient(t, api.base(), func(cfg *mango.Config) {
+		cfg.RouteTimeout = 5 * time.Second
+		cfg.RouteInterval = every
+	})
+	h := c.WebhookHandler(nil, routeTo("101", ""))
+	require.Equal(t, http.StatusOK, notify(h, "events/call", ivrJSON("E1", "L1")).Code)
+	require.Equal(t, http.StatusOK, notify(h, "events/call", ivrJSON("E2", "L2")).Code)
+	a, b := api.next(t), api.next(t)
+	assert.GreaterOrEqual(t, b.At.Sub(a.At), slow+every, "the second waited for the first's answer, then the interval")
+	require.True(t, eventually(func() bool { return c.RouteStats().Sent == 2 }))
+}

@@ -35,7 +35,10 @@ import (
 // for the mapping) passed to events.HandleEvent before Mango gets its 200;
 // an error from it is answered 500 (whether Mango then posts again is not
 // documented). A Connected that follows an OnHold of the same leg becomes
-// EventResumed. Command results (result/..., events/sms) go to
+// EventResumed. The handler remembers, per call, the recording ids that
+// events/recording and events/record/added announce, before the event is
+// handed over, so that FetchRecording takes the event's CallID (even from
+// within events.HandleEvent). Command results (result/..., events/sms) go to
 // Config.OnResult, not to events. Mango's connection check (a request to
 // .../ping, or a signed request without json) is answered 200 and reaches
 // no user code.
@@ -151,6 +154,7 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request, op string) (int,
 		// Routing starts before the event is handed over: the IVR's
 		// silence is running. A redelivery is not routed again.
 		h.c.rt.start(h.router, n)
+		h.c.recs.seen(str(n.EntryID), received)
 		e := n.CallEvent(loc, received)
 		if h.c.holds.observe(n, received) && e.Type == pbx.EventAnswered {
 			e.Type, e.AnsweredAt = pbx.EventResumed, time.Time{}
@@ -161,24 +165,33 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request, op string) (int,
 		if err := decodeObject(raw, n); err != nil {
 			return h.undecodable(w, op, err)
 		}
+		h.c.recs.seen(str(n.EntryID), received)
 		return h.deliver(ctx, w, n.CallEvent(loc, received))
 	case op == NotifyRecording:
 		n := &RecordingNotification{}
 		if err := decodeObject(raw, n); err != nil {
 			return h.undecodable(w, op, err)
 		}
+		// Remembered before the handler runs, so that it can fetch the
+		// recording by the event's CallID.
+		completed := strings.EqualFold(str(n.RecordingState), "Completed")
+		h.c.recs.announce(str(n.EntryID), str(n.RecordingID), at(n.Timestamp, loc, received), received,
+			false, completed, n.HasRecording())
 		return h.deliver(ctx, w, n.CallEvent(loc, received))
 	case op == NotifyRecordAdded || op == NotifyRecordTagged:
 		n := &RecordAddedNotification{Kind: op}
 		if err := decodeObject(raw, n); err != nil {
 			return h.undecodable(w, op, err)
 		}
+		h.c.recs.announce(str(n.EntryID), str(n.RecordingID), at(n.Timestamp, loc, received), received,
+			true, false, false)
 		return h.deliver(ctx, w, n.CallEvent(loc, received))
 	case op == NotifyDTMF:
 		n := &DTMFNotification{}
 		if err := decodeObject(raw, n); err != nil {
 			return h.undecodable(w, op, err)
 		}
+		h.c.recs.seen(str(n.EntryID), received)
 		return h.deliver(ctx, w, n.CallEvent(loc, received))
 	}
 	// events/sms and result/<command>.

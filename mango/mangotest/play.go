@@ -42,8 +42,10 @@ type Sent struct {
 type PlayResult struct {
 	pbxtest.Played
 	Sent []Sent
-	// Recordings are the recording ids of the call (FetchRecording takes
-	// them).
+	// Recordings are the recording ids of the call, announced by
+	// events/recording and events/record/added as Mango does:
+	// FetchRecording takes them, or the call's id (CallID) once the
+	// client's webhook received those notifications.
 	Recordings []string
 }
 

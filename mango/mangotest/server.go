@@ -30,7 +30,11 @@
 //     (else the call's first extension, as the company's scheme would); a
 //     route naming an extension the PBX does not have stops the play with
 //     an error in pbxtest.Played.Err. Routes are limited like Mango's, one
-//     every [Options.RouteEvery] (429 beyond);
+//     every [Options.RouteEvery] (429 beyond). The defaults are fast for
+//     tests and demos: the IVR waits 500 ms and takes a route every 10 ms,
+//     and the client [Server.Config] and [Server.DSN] describe keeps the
+//     same interval; [MangoIVRSilence] and [MangoRouteEvery] behave like
+//     the real PBX;
 //   - posts, for each call, events/call for each leg state (Appeared,
 //     Connected, OnHold, Disconnected, with seq per leg),
 //     events/recording and events/record/added for a recorded call,
@@ -89,10 +93,23 @@ const (
 	// DefaultRecordingSize is the size of a generated recording when
 	// neither Options nor the call say: about 16 s of 128 kbit/s audio.
 	DefaultRecordingSize = 256 << 10
-	// DefaultIVRSilence is how long the IVR waits for a route command.
-	DefaultIVRSilence = time.Second
-	// DefaultRouteEvery is Mango's route limit: one command every 2 s.
-	DefaultRouteEvery = 2 * time.Second
+	// DefaultIVRSilence is how long the IVR waits for a route command:
+	// short, for tests and demos (a routed call goes on as soon as its
+	// command arrives; only a call nobody routes waits it out). The real
+	// scheme's silence is seconds: see MangoIVRSilence.
+	DefaultIVRSilence = 500 * time.Millisecond
+	// DefaultRouteEvery is the fake's route limit: one command every
+	// 10 ms, so that back-to-back calls in a test or demo are all routed.
+	// Server.Config and Server.DSN hand the same interval to the client
+	// (mango.Config.RouteInterval). Mango's own is MangoRouteEvery.
+	DefaultRouteEvery = 10 * time.Millisecond
+	// MangoRouteEvery is Mango's published route limit, one command every
+	// 2 s per PBX: Options.RouteEvery for a fake that limits like Mango.
+	MangoRouteEvery = 2 * time.Second
+	// MangoIVRSilence is an IVR silence fit for Mango's defaults
+	// (mango.DefaultRouteTimeout, then the command's trip):
+	// Options.IVRSilence for a fake that waits like a real scheme.
+	MangoIVRSilence = 4 * time.Second
 )
 
 // Options configures a Server. The zero value of each field picks its
@@ -108,12 +125,17 @@ type Options struct {
 	// stream.
 	RecordingSize int64
 	// IVRSilence is how long an incoming call waits in the IVR for a
-	// commands/route; default DefaultIVRSilence. The Config the fake
-	// hands out ([Server.Config]) sets RouteTimeout to half of it.
+	// commands/route; default DefaultIVRSilence (500 ms). The Config the
+	// fake hands out ([Server.Config]) sets RouteTimeout to half of it.
+	// MangoIVRSilence waits like a real scheme.
 	IVRSilence time.Duration
-	// RouteEvery is the fake's route limit: a commands/route sooner than
-	// this after the previous one is answered 429, as Mango does. Default
-	// DefaultRouteEvery; negative: no limit.
+	// RouteEvery is the fake's route limit: a commands/route that arrives
+	// sooner than this after the previous one is answered 429, as Mango
+	// does. Default DefaultRouteEvery (10 ms); MangoRouteEvery limits like
+	// Mango; negative: no limit. [Server.Config] and [Server.DSN] hand the
+	// same interval to the client (mango.Config.RouteInterval), which
+	// keeps it (it starts a command that long after the previous one's
+	// answer).
 	RouteEvery time.Duration
 	// StatsNotReady is how many stats/result polls of one export are
 	// answered 204 before the CSV; default 1, negative: none.
@@ -256,22 +278,34 @@ func (s *Server) Name() string { return mango.Name }
 func (s *Server) URL() string { return s.url }
 
 // Config returns the mango.Config of a client of this fake: its
-// credentials and URL, RouteTimeout half the IVR's silence, and a short
-// history poll.
+// credentials and URL, RouteTimeout half the IVR's silence, RouteInterval
+// the fake's route limit (Options.RouteEvery: 10 ms by default, negative
+// when the fake has none), and a short history poll.
 func (s *Server) Config() mango.Config {
 	return mango.Config{
-		APIKey:       s.cfg.APIKey,
-		APISalt:      s.cfg.APISalt,
-		BaseURL:      s.url,
-		RouteTimeout: s.cfg.IVRSilence / 2,
-		HistoryPoll:  10 * time.Millisecond,
+		APIKey:        s.cfg.APIKey,
+		APISalt:       s.cfg.APISalt,
+		BaseURL:       s.url,
+		RouteTimeout:  s.cfg.IVRSilence / 2,
+		RouteInterval: s.routeInterval(),
+		HistoryPoll:   10 * time.Millisecond,
 	}
 }
 
-// DSN returns a DSN that opens a mango provider against this fake:
-// mango://KEY:SALT@/?base_url=URL&route_timeout=....
+// routeInterval is the client's route limit that matches the fake's.
+func (s *Server) routeInterval() time.Duration {
+	if s.cfg.RouteEvery < 0 {
+		return -1
+	}
+	return s.cfg.RouteEvery
+}
+
+// DSN returns a DSN that opens a mango provider against this fake, with
+// the settings of Config:
+// mango://KEY:SALT@/?base_url=URL&route_interval=10ms&route_timeout=....
 func (s *Server) DSN() string {
-	q := url.Values{"base_url": {s.url}, "route_timeout": {(s.cfg.IVRSilence / 2).String()}}
+	q := url.Values{"base_url": {s.url}, "route_timeout": {(s.cfg.IVRSilence / 2).String()},
+		"route_interval": {s.routeInterval().String()}}
 	u := url.URL{Scheme: mango.Name, User: url.UserPassword(s.cfg.APIKey, s.cfg.APISalt), Path: "/", RawQuery: q.Encode()}
 	return u.String()
 }

@@ -219,12 +219,14 @@ func TestPlayOutOfOrder(t *testing.T) {
 	}
 }
 
-// TestRouteLimit: a second route command within RouteEvery is 429.
+// TestRouteLimit: a second route command within RouteEvery is 429 (the
+// client's own limit lifted, so that the fake's answers).
 func TestRouteLimit(t *testing.T) {
 	s := mangotest.NewServer(mangotest.Options{RouteEvery: time.Hour})
 	defer s.Close()
 	cfg := s.Config()
-	cfg.Limits = map[string]mango.Limit{mango.OpRoute: {}}
+	assert.Equal(t, time.Hour, cfg.RouteInterval, "the client is handed the fake's limit")
+	cfg.RouteInterval = -1
 	c, err := mango.New(cfg)
 	require.NoError(t, err)
 	defer c.Close()
@@ -234,6 +236,35 @@ func TestRouteLimit(t *testing.T) {
 	assert.Equal(t, mango.ResultCallEnded, re.Code, "no such leg in the IVR")
 	_, err = c.Route(ctx(t), mango.RouteCommand{CallID: "unknown", ToNumber: "101"})
 	assert.ErrorIs(t, err, provider.ErrRateLimited)
+	reqs := s.APIRequests()
+	require.Len(t, reqs, 2, "the second command reached the fake")
+	assert.Equal(t, http.StatusTooManyRequests, reqs[1].Status)
+}
+
+// TestDefaultsDemoFast: by default the IVR waits 500 ms and takes a route
+// every 10 ms, and the client the fake describes keeps the same interval;
+// Mango's own figures are there for a fake that behaves like it.
+func TestDefaultsDemoFast(t *testing.T) {
+	s := mangotest.NewServer(mangotest.Options{})
+	defer s.Close()
+	cfg := s.Config()
+	assert.Equal(t, 10*time.Millisecond, cfg.RouteInterval)
+	assert.Equal(t, 250*time.Millisecond, cfg.RouteTimeout)
+	assert.Equal(t, 2*time.Second, mangotest.MangoRouteEvery)
+
+	like := mangotest.NewServer(mangotest.Options{IVRSilence: mangotest.MangoIVRSilence, RouteEvery: mangotest.MangoRouteEvery})
+	defer like.Close()
+	cfg = like.Config()
+	assert.Equal(t, mango.DefaultRouteInterval, cfg.RouteInterval)
+	assert.Equal(t, mango.DefaultRouteTimeout, cfg.RouteTimeout)
+	dsn, err := mango.ParseDSN(like.DSN())
+	require.NoError(t, err)
+	assert.Equal(t, cfg.RouteInterval, dsn.RouteInterval)
+	assert.Equal(t, cfg.RouteTimeout, dsn.RouteTimeout)
+
+	none := mangotest.NewServer(mangotest.Options{RouteEvery: -1})
+	defer none.Close()
+	assert.Negative(t, none.Config().RouteInterval, "no limit on either side")
 }
 
 // TestPlayFailures: a webhook answering 5xx stops the play with an
