@@ -48,9 +48,7 @@ import (
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/provider"
 
-	_ "github.com/pbxkit/pbxkit/prostiezvonki"
-	_ "github.com/pbxkit/pbxkit/rostelecom"
-	_ "github.com/pbxkit/pbxkit/sipuni"
+	_ "github.com/pbxkit/pbxkit/examples/internal/vendors" // every vendor's provider
 )
 
 func main() {

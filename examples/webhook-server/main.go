@@ -61,13 +61,12 @@ import (
 
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/pbx/journal"
+	"github.com/pbxkit/pbxkit/pbx/screenpop"
 	"github.com/pbxkit/pbxkit/phone"
 	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/routing"
 
-	_ "github.com/pbxkit/pbxkit/prostiezvonki"
-	_ "github.com/pbxkit/pbxkit/rostelecom"
-	_ "github.com/pbxkit/pbxkit/sipuni"
+	_ "github.com/pbxkit/pbxkit/examples/internal/vendors" // every vendor's provider
 )
 
 func main() {
@@ -93,6 +92,8 @@ type config struct {
 	// "off"; journalToken guards the journal API (empty: API off).
 	journal      string
 	journalToken string
+	// operator configures the operator's page (operator.go).
+	operator operatorConfig
 }
 
 // dsnList is a repeatable -provider flag.
@@ -118,8 +119,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.debug, "debug", false, "log the request journal at debug level")
 	fs.StringVar(&c.journal, "journal", "", "call journal: a SQLite `FILE`, a postgres:// DSN, or \"off\" (default $PBXKIT_JOURNAL, else pbxkit.db)")
 	fs.StringVar(&c.journalToken, "journal-token", "", "`TOKEN` of the read-only /journal/ API (default $PBXKIT_JOURNAL_TOKEN; none: the API is off)")
+	fs.StringVar(&c.operator.secret, "screenpop-secret", "", "`SECRET` that signs the employees' links to the operator's page at / (default $PBXKIT_SCREENPOP_SECRET; none: the page is off)")
+	fs.StringVar(&c.operator.missedTo, "missed-to", "", "`EXT` told about missed calls of clients without a responsible manager")
+	fs.StringVar(&c.operator.printLink, "print-link", "", "print the operator page's link for extension `EXT` and exit")
+	fs.StringVar(&c.operator.publicURL, "public-url", "", "`URL` employees open the page at, for -print-link (default http://localhost:PORT/)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
+	}
+	if c.operator.secret == "" {
+		c.operator.secret = getenv("PBXKIT_SCREENPOP_SECRET")
+	}
+	if c.operator.printLink != "" {
+		return c, nil // no provider needed to print a link
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -148,27 +159,27 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 
 // newRouter builds the routing.Responsible router over the CSV directory,
 // or returns nil (no decisions) when there is none.
-func newRouter(c config, logger *slog.Logger) (pbx.Router, error) {
+func newRouter(c config, logger *slog.Logger) (pbx.Router, routing.Directory, error) {
 	if c.directory == "" {
 		if c.defaultExt == "" {
-			return nil, nil
+			return nil, nil, nil
 		}
 		return pbx.RouterFunc(func(context.Context, pbx.RouteQuery) (pbx.Route, error) {
 			return pbx.Route{Extension: c.defaultExt}, nil
-		}), nil
+		}), nil, nil
 	}
 	f, err := os.Open(c.directory)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	contacts, err := routing.ReadCSV(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.directory, err)
+		return nil, nil, fmt.Errorf("%s: %w", c.directory, err)
 	}
 	dir, err := routing.NewMemoryDirectory(contacts, c.digits)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := []routing.ResponsibleOption{routing.WithLogger(logger)}
 	if c.defaultExt != "" {
@@ -178,7 +189,7 @@ func newRouter(c config, logger *slog.Logger) (pbx.Router, error) {
 		opts = append(opts, routing.WithTranslit())
 	}
 	logger.Info("directory loaded", "file", c.directory, "contacts", len(contacts))
-	return routing.Responsible(dir, opts...), nil
+	return routing.Responsible(dir, opts...), dir, nil
 }
 
 // eventLogger logs each call event as one JSON line.
@@ -226,13 +237,15 @@ type server struct {
 	providers []pbx.Provider
 	// journalAPI reports whether the /journal/ endpoints are served.
 	journalAPI bool
+	// hub pushes the operator page's cards; nil when the page is off.
+	hub *screenpop.Hub
 }
 
 // newHandler opens every provider and mounts it under /pbx/<name>/, each
 // with j (nil: no journal) as its event handler, and the journal API when
 // a token is configured.
 func newHandler(c config, j *journal.Journal, logger *slog.Logger) (*server, error) {
-	router, err := newRouter(c, logger)
+	router, dir, err := newRouter(c, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +275,9 @@ func newHandler(c config, j *journal.Journal, logger *slog.Logger) (*server, err
 	}
 	api := &journalAPI{j: j, token: c.journalToken, loc: time.Local, logger: logger}
 	s.journalAPI = api.register(mux)
+	if s.hub, err = mountOperator(mux, c, j, dir, s.providers, logger); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -277,6 +293,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return nil
 		}
 		return err
+	}
+	if c.operator.printLink != "" {
+		return printLinkTo(c, stdout)
 	}
 	level := slog.LevelInfo
 	if c.debug {
@@ -327,6 +346,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
+	if s.hub != nil {
+		s.hub.Close() // ends the card streams, which Shutdown would wait for
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)

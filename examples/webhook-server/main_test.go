@@ -82,7 +82,7 @@ func writeCSV(t *testing.T, content string) string {
 
 func TestRouterFromCSV(t *testing.T) {
 	path := writeCSV(t, "\ufeffid,name,phones,responsible\n1,ООО Альфа,+7 903 123-45-67;8 495 000-11-22,101\n2,ИП Гладилина,79160000000,\n")
-	r, err := newRouter(config{directory: path, defaultExt: "100", digits: 10}, slog.New(slog.DiscardHandler))
+	r, _, err := newRouter(config{directory: path, defaultExt: "100", digits: 10}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	for phone, want := range map[string]pbx.Route{
 		"89031234567": {Extension: "101", DisplayName: "ООО Альфа"},
@@ -95,12 +95,12 @@ func TestRouterFromCSV(t *testing.T) {
 		assert.Equal(t, want, got, phone)
 	}
 
-	_, err = newRouter(config{directory: writeCSV(t, "id,name,phones,responsible\n1,x\n"), digits: 10}, slog.New(slog.DiscardHandler))
+	_, _, err = newRouter(config{directory: writeCSV(t, "id,name,phones,responsible\n1,x\n"), digits: 10}, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "contacts.csv")
-	_, err = newRouter(config{directory: "/nonexistent.csv", digits: 10}, slog.New(slog.DiscardHandler))
+	_, _, err = newRouter(config{directory: "/nonexistent.csv", digits: 10}, slog.New(slog.DiscardHandler))
 	assert.Error(t, err)
 
-	r, err = newRouter(config{digits: 10}, slog.New(slog.DiscardHandler))
+	r, _, err = newRouter(config{digits: 10}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	assert.Nil(t, r, "no directory and no default: no decisions")
 }

@@ -12,7 +12,10 @@
 package vendors
 
 import (
+	_ "github.com/pbxkit/pbxkit/mango/mangotest"
+	_ "github.com/pbxkit/pbxkit/megafon/megafontest"
 	_ "github.com/pbxkit/pbxkit/prostiezvonki/prostiezvonkitest"
 	_ "github.com/pbxkit/pbxkit/rostelecom/rostelecomtest"
 	_ "github.com/pbxkit/pbxkit/sipuni/sipunitest"
+	_ "github.com/pbxkit/pbxkit/zadarma/zadarmatest"
 )
