@@ -1,5 +1,6 @@
 // Package pbxkit is a Go SDK for Russian cloud PBXs: Rostelecom Cloud PBX
-// (ВАТС), Sipuni and Prostie Zvonki, behind one vocabulary.
+// (ВАТС), Sipuni, Prostie Zvonki, Mango Office, MegaFon and Zadarma, behind
+// one vocabulary.
 //
 // It lets a backend place calls, fetch recordings, list the PBX's employees,
 // export the call log, and receive the PBX's notifications (call events and
@@ -15,8 +16,14 @@
 //   - provider: building blocks for provider packages (HTTP client with a
 //     safe retry policy, APIError, webhook helpers) and the registry that
 //     opens a provider by DSN.
-//   - rostelecom, sipuni, prostiezvonki: one package per vendor, each with a
-//     fake of itself (rostelecomtest, sipunitest, pztest) for offline tests.
+//   - pbx/journal: the call journal (every event once, calls folded from
+//     them, stats, missed calls, reconciliation), with SQLite and
+//     PostgreSQL stores; pbx/screenpop: the caller's card in the
+//     employee's browser; pbx/outbox: durable delivery of calls to 1C.
+//   - rostelecom, sipuni, prostiezvonki, mango, megafon, zadarma: one
+//     package per vendor, all of one shape, each with a fake of itself
+//     (<vendor>/<vendor>test, built on pbx/pbxtest) for offline tests and a
+//     conformance test run by provider/providertest.
 //   - phone: number normalisation and last-N-digit matching.
 //   - routing: routers that send a call to the client's responsible manager,
 //     a default extension, by line, or to whoever answered last.
