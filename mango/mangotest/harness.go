@@ -61,7 +61,8 @@ func Harness() providertest.Harness {
 		return NotificationRequest(base, mango.NotifyCall, mango.SignedForm(key, salt, CallNotificationJSON(n)).Encode())
 	}
 	return providertest.Harness{
-		Name: mango.Name,
+		Name:    mango.Name,
+		OnRetry: true, // Config.OnRetry is passed through
 		New: func(s providertest.Settings) (pbx.Provider, error) {
 			return mango.New(mango.Config{
 				APIKey: key, APISalt: salt,

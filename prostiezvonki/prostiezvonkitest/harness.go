@@ -2,6 +2,7 @@ package prostiezvonkitest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -56,8 +57,26 @@ func Harness() providertest.Harness {
 			if err != nil {
 				return pbx.Route{}, err
 			}
-			if responsible == "" && name != "" {
-				return pbx.Route{}, fmt.Errorf("a contact name without a responsible: %.200s", body)
+			// Whether PZ trims "responsible" is not known, so one with
+			// spaces around it is refused (ParseContactAnswer trims it);
+			// "contact_name" is the ITooLabs family's, which PZ is
+			// expected to ignore. No decision is {"responsible":""}, the
+			// answer the spec gives, and nothing else.
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal(body, &obj); err != nil {
+				return pbx.Route{}, err
+			}
+			for k := range obj {
+				if k != "responsible" && k != "contact_name" {
+					return pbx.Route{}, fmt.Errorf("a contact answer with the key %q: %.200s", k, body)
+				}
+			}
+			var sent string
+			if raw := obj["responsible"]; string(raw) == "null" || json.Unmarshal(raw, &sent) != nil || sent != responsible {
+				return pbx.Route{}, fmt.Errorf(`"responsible" must be a string, as sent, with no spaces around it: %.200s`, body)
+			}
+			if responsible == "" && len(obj) != 1 {
+				return pbx.Route{}, fmt.Errorf(`the no-decision answer must be {"responsible":""} alone: %.200s`, body)
 			}
 			return pbx.Route{Extension: responsible, DisplayName: name}, nil
 		},

@@ -24,8 +24,8 @@ import (
 const (
 	maxAttempts = 3 + 1 // MaxRetries + 1
 	// The waits between attempts are exponential from 250 ms with equal
-	// jitter (half fixed, half random): 125–250 ms, 250–500 ms, 500–1000 ms.
-	minBackoffTotal = (125 + 250 + 500) * time.Millisecond
+	// jitter (half fixed, half random): 125–250 ms, 250–500 ms, 500–1000 ms
+	// (see backoff).
 	maxBackoffTotal = (250 + 500 + 1000) * time.Millisecond
 	// headerTimeout is the ResponseHeaderTimeout of the suite's HTTP
 	// client in the fault checks: how long the "stall" fault takes.
@@ -41,11 +41,18 @@ const (
 	quick = 2 * time.Second
 )
 
+// backoff is the range of the wait before retry k (from 0).
+func backoff(k int) (lo, hi time.Duration) {
+	return (125 * time.Millisecond) << k, (250 * time.Millisecond) << k
+}
+
 // fault is a way an API server fails.
 type fault struct {
 	name string
 	// retried says a read that meets it is sent again.
 	retried bool
+	// noAnswer says the client gets no answer at all (a reset, a stall).
+	noAnswer bool
 	// wait is the Retry-After the fault asks for, waited between attempts.
 	wait time.Duration
 	// serve answers a faulted request.
@@ -60,7 +67,7 @@ func (f fault) String() string { return f.name }
 // The faults. The status answers carry JSON, not HTML: Sipuni's client
 // rightly treats an HTML page as its credential rejection, which is final.
 var (
-	faultReset = fault{name: "reset", retried: true, serve: func(_ *faultServer, w http.ResponseWriter, _ *http.Request) {
+	faultReset = fault{name: "reset", retried: true, noAnswer: true, serve: func(_ *faultServer, w http.ResponseWriter, _ *http.Request) {
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			panic(err)
@@ -70,7 +77,7 @@ var (
 		}
 		conn.Close()
 	}, check: wantOpError}
-	faultStall = fault{name: "stall", retried: true, serve: func(fs *faultServer, _ http.ResponseWriter, r *http.Request) {
+	faultStall = fault{name: "stall", retried: true, noAnswer: true, serve: func(fs *faultServer, _ http.ResponseWriter, r *http.Request) {
 		fs.stall(r) // no answer until the client gives up
 	}, check: wantOpError}
 	fault500 = statusFault(http.StatusInternalServerError, "")
@@ -180,6 +187,9 @@ type seenRequest struct {
 	method, path, query string
 	body                []byte
 	at                  time.Time
+	// forwarded says the request was passed on to the fake (or answered
+	// 502 without one) instead of meeting the fault.
+	forwarded bool
 }
 
 func (r seenRequest) String() string {
@@ -310,11 +320,12 @@ func (fs *faultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := fs.hits.Add(1)
+	forward := fs.kind.serve == nil || (fs.faults >= 0 && int(n) > fs.faults)
 	fs.mu.Lock()
-	fs.seen = append(fs.seen, seenRequest{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, body: body, at: time.Now()})
+	fs.seen = append(fs.seen, seenRequest{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, body: body, at: time.Now(), forwarded: forward})
 	fs.mu.Unlock()
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if fs.kind.serve == nil || (fs.faults >= 0 && int(n) > fs.faults) {
+	if forward {
 		fs.forwarded.Add(1)
 		if fs.next == nil {
 			writeStatus(w, http.StatusBadGateway, "")
@@ -331,6 +342,48 @@ func (fs *faultServer) requests() []seenRequest {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return append([]seenRequest(nil), fs.seen...)
+}
+
+// trip is one round trip of the provider's, as the provider saw it.
+type trip struct {
+	path string
+	// failed says no answer reached the provider: the connection failed
+	// or the client gave up waiting; timedOut says it gave up waiting.
+	failed, timedOut bool
+}
+
+// tripLog is the transport of the suite's HTTP client in the read checks:
+// it records every round trip, in the order they were sent, as the
+// provider saw it. On a loaded machine an answer the fault server wrote can
+// reach the client after its ResponseHeaderTimeout; the provider then
+// rightly sends the request again, and the checks count that resend in.
+type tripLog struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	log  []trip
+}
+
+func (l *tripLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	i := len(l.log)
+	l.log = append(l.log, trip{path: r.URL.Path})
+	l.mu.Unlock()
+	resp, err := l.next.RoundTrip(r)
+	if err != nil {
+		var ne net.Error
+		l.mu.Lock()
+		l.log[i].failed = true
+		l.log[i].timedOut = errors.As(err, &ne) && ne.Timeout()
+		l.mu.Unlock()
+	}
+	return resp, err
+}
+
+// trips returns the round trips so far, in the order they were sent.
+func (l *tripLog) trips() []trip {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]trip(nil), l.log...)
 }
 
 // trickleFault is a fault server mode: every answer of the fake reaches the

@@ -33,6 +33,16 @@ type Harness struct {
 	// own: the suite checks the provider's defaults. Required.
 	New func(s Settings) (pbx.Provider, error)
 
+	// OnRetry says the vendor's Config has OnRetry and New passes
+	// Settings.OnRetry through to it. The suite then requires the exact
+	// count of calls: one for a read retried once after a transient fault,
+	// MaxRetries (3) for a read that meets the fault on every attempt,
+	// none for a fault that ends the read at once. Leave it false only
+	// when the Config has no OnRetry: a provider that calls
+	// Settings.OnRetry while it is false fails the read checks, so that a
+	// harness cannot leave the counts unchecked by mistake.
+	OnRetry bool
+
 	// StartFake starts the vendor's fake API on 127.0.0.1, seeded as
 	// [Fake] describes. Optional: without it the checks that need real
 	// answers (reads that succeed after a fault, streaming, the control
@@ -52,7 +62,11 @@ type Harness struct {
 	RouteQuestion func(base, phone string) (*http.Request, error)
 	// ParseRoute reads the webhook's answer to a RouteQuestion: the route
 	// it names, the zero Route for the vendor's "no decision", an error
-	// when the answer is not one the PBX would accept. Required with
+	// when the answer is not one the PBX would accept. It is the suite's
+	// only judge of an answer, so it must be as strict as the PBX: the
+	// status, the keys and their spelling, the types, values as sent
+	// (untrimmed), and "no decision" in exactly the form the vendor
+	// documents (Sipuni's is the bytes {"choice":0}). Required with
 	// RouteQuestion.
 	ParseRoute func(status int, body []byte) (pbx.Route, error)
 
@@ -94,7 +108,8 @@ type Settings struct {
 	// at debug level (Config.Logger).
 	Logger *slog.Logger
 	// OnRetry is called before each retried API request, for vendors whose
-	// Config has it (Config.OnRetry); others ignore it.
+	// Config has it (Config.OnRetry, declared by Harness.OnRetry); others
+	// ignore it.
 	OnRetry func(provider.RetryInfo)
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,9 +27,10 @@ import (
 
 const toyToken = "toy-webhook-token-3f9c"
 
-// toy is a minimal provider: MakeCall posts to BaseURL+"/call"; its webhook
-// takes POST /event and POST /route with the X-Toy-Token header. defect
-// names one thing it does wrong ("" for none).
+// toy is a minimal provider: MakeCall posts to BaseURL+"/call", Subscribers
+// gets BaseURL+"/subscribers"; its webhook takes POST /event and POST
+// /route with the X-Toy-Token header. defect names one thing it does wrong
+// ("" for none).
 type toy struct {
 	base    string
 	hc      *provider.Client
@@ -77,6 +79,41 @@ func (p *toy) MakeCall(ctx context.Context, req pbx.CallRequest) (pbx.CallResult
 			RetryAfter: provider.RetryAfter(resp)}
 	}
 	return pbx.CallResult{}, nil
+}
+
+// Subscribers lists the toy's employees: GET /subscribers, a JSON array.
+func (p *toy) Subscribers(ctx context.Context) ([]pbx.Subscriber, error) {
+	subs, err := p.subscribers(ctx)
+	if err == nil && p.defect == "reads twice" {
+		// The defect: the read sent once more after it succeeded.
+		_, _ = p.subscribers(ctx)
+	}
+	return subs, err
+}
+
+func (p *toy) subscribers(ctx context.Context) ([]pbx.Subscriber, error) {
+	resp, err := p.hc.Do(ctx, provider.Request{Operation: "subscribers", Policy: provider.PolicyRead, URL: p.base + "/subscribers",
+		Header: http.Header{"X-Toy-Token": {toyToken}}})
+	if err != nil {
+		return nil, err
+	}
+	b, err := provider.ReadResponse("toy", "subscribers", resp, 1<<10)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &provider.APIError{Provider: "toy", Operation: "subscribers", StatusCode: resp.StatusCode,
+			RetryAfter: provider.RetryAfter(resp)}
+	}
+	var list []struct{ Ext, Name string }
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("toy: subscribers: %w", err)
+	}
+	subs := make([]pbx.Subscriber, len(list))
+	for i, e := range list {
+		subs[i] = pbx.Subscriber{Extension: e.Ext, Name: e.Name}
+	}
+	return subs, nil
 }
 
 func (p *toy) WebhookHandler(events pbx.EventHandler, router pbx.Router) http.Handler {
@@ -135,6 +172,9 @@ func toyHarness(defect string) providertest.Harness {
 	}
 	return providertest.Harness{
 		Name: "toy",
+		// The toy passes Settings.OnRetry to provider.Options; the defect
+		// "undeclared OnRetry" does so without saying it.
+		OnRetry: defect != "undeclared OnRetry",
 		New: func(s providertest.Settings) (pbx.Provider, error) {
 			if s.RouteTimeout == 0 {
 				s.RouteTimeout = time.Second
@@ -143,22 +183,40 @@ func toyHarness(defect string) providertest.Harness {
 			if hc == nil {
 				hc = provider.DefaultHTTPClient()
 			}
+			onRetry := s.OnRetry
+			if defect == "ignores OnRetry" {
+				onRetry = nil // while the harness says the toy takes it
+			}
 			p := &toy{base: strings.TrimRight(s.BaseURL, "/"), plain: hc, log: s.Logger, timeout: s.RouteTimeout, defect: defect,
-				hc: provider.NewClient(provider.Options{Provider: "toy", HTTPClient: s.HTTPClient, Logger: s.Logger, OnRetry: s.OnRetry, Timeout: s.Timeout})}
+				hc: provider.NewClient(provider.Options{Provider: "toy", HTTPClient: s.HTTPClient, Logger: s.Logger, OnRetry: onRetry, Timeout: s.Timeout})}
 			if p.log == nil {
 				p.log = slog.New(slog.DiscardHandler)
 			}
 			return p, nil
 		},
 		StartFake: func(providertest.FakeOptions) (*providertest.Fake, error) {
+			var lists atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != "/call" || r.Header.Get("X-Toy-Token") != toyToken {
+				if r.Header.Get("X-Toy-Token") != toyToken {
 					http.Error(w, "no", http.StatusForbidden)
 					return
 				}
-				_, _ = io.WriteString(w, `{}`)
+				switch r.URL.Path {
+				case "/call":
+					_, _ = io.WriteString(w, `{}`)
+				case "/subscribers":
+					if defect == "slow fake" && lists.Add(1) == 1 {
+						// Not the toy's defect but the machine's: the
+						// first answer comes after the suite's client
+						// gave up waiting for it.
+						time.Sleep(700 * time.Millisecond)
+					}
+					_, _ = io.WriteString(w, `[{"Ext":"101","Name":"Иванова"},{"Ext":"102","Name":"Петров"}]`)
+				default:
+					http.Error(w, "no", http.StatusNotFound)
+				}
 			}))
-			return &providertest.Fake{URL: srv.URL, Close: srv.Close}, nil
+			return &providertest.Fake{URL: srv.URL, Subscribers: 2, Close: srv.Close}, nil
 		},
 		Call: pbx.CallRequest{Extension: "101", Phone: "79161234567"},
 		RouteQuestion: func(base, phone string) (*http.Request, error) {
@@ -202,6 +260,23 @@ func TestToyDefective(t *testing.T) {
 	providertest.Run(t, toyHarness(defect))
 }
 
+// runToy runs the suite's checks that match run on the toy with defect,
+// in a child process (TestToyDefective), and returns its output and
+// whether it passed.
+func runToy(t *testing.T, defect, run string) ([]byte, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestToyDefective$/"+run, "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "PROVIDERTEST_TOY_DEFECT="+defect)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("running the toy that %s: %v\n%s", defect, err, out)
+	}
+	return out, err == nil
+}
+
 // TestSuiteCatchesDefects: the suite fails a provider with any one of
 // these defects, in the check meant for it, saying what is wrong.
 func TestSuiteCatchesDefects(t *testing.T) {
@@ -219,22 +294,42 @@ func TestSuiteCatchesDefects(t *testing.T) {
 		{"prints its token", "Secrets/Printed", "the provider printed with %v shows Secrets[0]"},
 		{"logs its token", "Webhook/CallEvent", "log line shows Secrets[0]"},
 		{"waits for the router", "RoutingDeadline/RouterHonoursContext", "want no decision, got"},
+		{"ignores OnRetry", "Reads/Subscribers/^500$/transient", "Config.OnRetry was called 0 times, want 1"},
+		{"ignores OnRetry", "Reads/Subscribers/^500$/persistent", "Config.OnRetry was called 0 times, want 3"},
+		{"undeclared OnRetry", "Reads/Subscribers/^500$/transient", "Settings.OnRetry was called 1 times, but Harness.OnRetry is false"},
+		{"reads twice", "Reads/Subscribers/^500$/transient", "3 requests to /subscribers at the server, want exactly 2"},
+		{"reads twice", "Reads/Subscribers/^500$/transient", "2 requests to /subscribers reached the fake and were answered, want exactly 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.defect+"/"+tc.run, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestToyDefective$/"+tc.run, "-test.count=1", "-test.v")
-			cmd.Env = append(os.Environ(), "PROVIDERTEST_TOY_DEFECT="+tc.defect)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("the suite passed a toy that %s (err %v):\n%s", tc.defect, err, out)
+			out, passed := runToy(t, tc.defect, tc.run)
+			if passed {
+				t.Fatalf("the suite passed a toy that %s:\n%s", tc.defect, out)
 			}
 			if !bytes.Contains(out, []byte(tc.want)) {
 				t.Errorf("the suite failed a toy that %s, but not saying %q:\n%s", tc.defect, tc.want, out)
 			}
 		})
+	}
+}
+
+// TestSuiteAllowsLateAnswers: an answer of the fake that reaches the
+// provider after the suite's client gave up waiting (a loaded machine) is
+// rightly sent again, with one more OnRetry; the exact counts of a read
+// retried after a transient fault allow for it, and still pass a correct
+// provider.
+func TestSuiteAllowsLateAnswers(t *testing.T) {
+	if os.Getenv("PROVIDERTEST_TOY_DEFECT") != "" {
+		t.Skip("child process")
+	}
+	out, passed := runToy(t, "slow fake", "Reads/Subscribers/^500$/transient")
+	if !passed {
+		t.Fatalf("the suite failed a correct toy whose fake answered late once:\n%s", out)
+	}
+	for _, want := range []string{"1 answer(s) of the fake reached the client after its header timeout", "--- PASS: TestToyDefective/Reads/Subscribers/500/transient"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("the run does not say %q:\n%s", want, out)
+		}
 	}
 }

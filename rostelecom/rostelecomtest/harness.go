@@ -10,7 +10,6 @@ import (
 
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/pbx/pbxtest"
-	"github.com/pbxkit/pbxkit/provider"
 	"github.com/pbxkit/pbxkit/provider/providertest"
 	"github.com/pbxkit/pbxkit/rostelecom"
 )
@@ -54,7 +53,8 @@ func Harness() providertest.Harness {
 			4000000+n, time.Now().Format(rostelecom.TimestampLayout), DefaultCaller, domain, DefaultLine, domain, ext)
 	}
 	return providertest.Harness{
-		Name: rostelecom.Name,
+		Name:    rostelecom.Name,
+		OnRetry: true, // Config.OnRetry takes Settings.OnRetry
 		New: func(s providertest.Settings) (pbx.Provider, error) {
 			return rostelecom.New(rostelecom.Config{
 				ClientID: clientID, SignKey: signKey, Domain: domain,
@@ -86,15 +86,23 @@ func Harness() providertest.Harness {
 			if status != http.StatusOK {
 				return pbx.Route{}, fmt.Errorf("HTTP %d: %.200s", status, body)
 			}
-			var env struct {
-				Result provider.String `json:"result"`
-			}
-			if err := json.Unmarshal(body, &env); err != nil || env.Result != "0" {
-				return pbx.Route{}, fmt.Errorf(`want result "0": %.200s`, body)
+			// The answer the manual shows: "result" the string "0", then
+			// "PIN" (empty: no decision, the domain's rules route the call)
+			// and "displayName", spelt so. Whether the PBX trims a PIN is
+			// not known: one with spaces around it is refused.
+			var env map[string]json.RawMessage
+			if err := json.Unmarshal(body, &env); err != nil || string(env["result"]) != `"0"` {
+				return pbx.Route{}, fmt.Errorf(`want "result":"0": %.200s`, body)
 			}
 			pin, name, err := ParseNumberInfoAnswer(body)
 			if err != nil {
 				return pbx.Route{}, err
+			}
+			if raw, ok := env["PIN"]; ok && string(raw) != "null" {
+				var sent string
+				if err := json.Unmarshal(raw, &sent); err != nil || sent != pin {
+					return pbx.Route{}, fmt.Errorf(`"PIN" has spaces around it: %.200s`, body)
+				}
 			}
 			return pbx.Route{Extension: pin, DisplayName: name}, nil
 		},

@@ -1,6 +1,7 @@
 package sipunitest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,27 +99,38 @@ func Harness() providertest.Harness {
 			if status != http.StatusOK {
 				return pbx.Route{}, fmt.Errorf("HTTP %d: %.200s", status, body)
 			}
-			var a struct {
-				Choice *int   `json:"choice"`
-				Number string `json:"number"`
-				Name   string `json:"name"`
-			}
-			if err := json.Unmarshal(body, &a); err != nil || a.Choice == nil {
-				return pbx.Route{}, fmt.Errorf(`want {"choice":0|1,...}: %.200s`, body)
-			}
-			switch *a.Choice {
-			case 0:
-				if a.Number != "" || a.Name != "" {
-					return pbx.Route{}, fmt.Errorf("choice 0 with a number or name: %.200s", body)
-				}
+			// "No decision" is exactly {"choice":0}, the answer Sipuni's
+			// integrators send and the package sends; only whitespace
+			// around it may differ.
+			if string(bytes.Trim(body, " \t\r\n")) == `{"choice":0}` {
 				return pbx.Route{}, nil
-			case 1:
-				if a.Number == "" {
-					return pbx.Route{}, fmt.Errorf("choice 1 without a number: %.200s", body)
-				}
-				return pbx.Route{Extension: a.Number, DisplayName: a.Name}, nil
 			}
-			return pbx.Route{}, fmt.Errorf("choice %d: %.200s", *a.Choice, body)
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+				return pbx.Route{}, fmt.Errorf(`want {"choice":0} or {"choice":1,"number":...}: %.200s`, body)
+			}
+			switch string(obj["choice"]) {
+			case "1":
+			case "0":
+				return pbx.Route{}, fmt.Errorf(`the no-decision answer must be exactly {"choice":0}: %.200s`, body)
+			default:
+				return pbx.Route{}, fmt.Errorf(`"choice" must be 0 or 1: %.200s`, body)
+			}
+			for k := range obj {
+				if k != "choice" && k != "number" && k != "name" {
+					return pbx.Route{}, fmt.Errorf("choice 1 with the key %q: Sipuni reads choice, number and name: %.200s", k, body)
+				}
+			}
+			var number, name string
+			if err := json.Unmarshal(obj["number"], &number); err != nil || number == "" || number != strings.TrimSpace(number) {
+				return pbx.Route{}, fmt.Errorf(`choice 1 needs "number", an extension as a string: %.200s`, body)
+			}
+			if raw, ok := obj["name"]; ok {
+				if err := json.Unmarshal(raw, &name); err != nil || string(raw) == "null" {
+					return pbx.Route{}, fmt.Errorf(`"name" must be a string: %.200s`, body)
+				}
+			}
+			return pbx.Route{Extension: number, DisplayName: name}, nil
 		},
 		CallEvent: func(base string, n int) (*http.Request, error) {
 			return get(base, event(n), token, user, password)
