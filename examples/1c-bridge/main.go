@@ -56,7 +56,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -301,15 +300,12 @@ func checkURL(flagName, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// decodeSecret reads a signing secret: a Standard Webhooks "whsec_..."
-// value is the base64 of the key, anything else is the key itself.
+// decodeSecret reads a signing secret (outbox.ParseSecret: a Standard
+// Webhooks "whsec_..." value is base64), naming the flag in its error.
 func decodeSecret(s string) ([]byte, error) {
-	if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
-		b, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil || len(b) == 0 {
-			return nil, errors.New("-1c-secret: a whsec_ secret must be followed by base64")
-		}
-		return b, nil
+	b, err := outbox.ParseSecret(s)
+	if err != nil {
+		return nil, errors.New("-1c-secret: a whsec_ secret must be followed by base64")
 	}
-	return []byte(s), nil
+	return b, nil
 }

@@ -52,9 +52,15 @@ func parseOutbox(fs *flag.FlagSet, args []string, env environment) (action, erro
 	default:
 		return nil, usageError{msg: fmt.Sprintf("outbox: unknown or incomplete verb %q: want list, retry ID or discard ID", strings.Join(pos, " "))}
 	}
-	secret := []byte(env.getenv("PBXKIT_OUTBOX_SECRET"))
-	if verb == "retry" && (*target == "" || len(secret) == 0) {
-		return nil, usageError{msg: "outbox retry needs -url and the secret in $PBXKIT_OUTBOX_SECRET"}
+	var secret []byte
+	if verb == "retry" {
+		if *target == "" || env.getenv("PBXKIT_OUTBOX_SECRET") == "" {
+			return nil, usageError{msg: "outbox retry needs -url and the secret in $PBXKIT_OUTBOX_SECRET"}
+		}
+		// The same secret the bridge signs with: whsec_ values are base64.
+		if secret, err = outbox.ParseSecret(env.getenv("PBXKIT_OUTBOX_SECRET")); err != nil {
+			return nil, usageError{msg: "PBXKIT_OUTBOX_SECRET: " + err.Error()}
+		}
 	}
 	return func(ctx context.Context, _ pbx.Provider, _ string) error {
 		store, err := openJournalStore(ctx, *dsn)

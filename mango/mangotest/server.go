@@ -67,6 +67,7 @@ import (
 	"github.com/pbxkit/pbxkit/mango"
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/pbx/pbxtest"
+	"github.com/pbxkit/pbxkit/provider/providertest"
 )
 
 func init() {
@@ -76,6 +77,7 @@ func init() {
 			return NewServer(Options{RecordingSize: o.RecordingSize, Employees: o.Employees}), nil
 		},
 	})
+	providertest.Register(Harness())
 }
 
 // The fake is a pbxtest.Fake.

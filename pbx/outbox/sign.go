@@ -162,3 +162,20 @@ func headerValue(h http.Header, name string) string {
 	}
 	return strings.TrimSpace(v[0])
 }
+
+// ParseSecret reads a signing secret as people write it: a Standard
+// Webhooks "whsec_..." value is the base64 of the key; anything else is the
+// key itself. The error never quotes the value.
+func ParseSecret(s string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
+		b, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil || len(b) == 0 {
+			return nil, errors.New("outbox: a whsec_ secret must be followed by base64")
+		}
+		return b, nil
+	}
+	if s == "" {
+		return nil, ErrNoSecret
+	}
+	return []byte(s), nil
+}

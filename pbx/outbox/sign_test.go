@@ -154,3 +154,30 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSecret(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"whsec_c2VjcmV0", "secret", true},
+		{"plain-key", "plain-key", true},
+		{"whsec_!!!", "", false},
+		{"whsec_", "", false},
+		{"", "", false},
+	} {
+		got, err := outbox.ParseSecret(tc.in)
+		if tc.ok {
+			if err != nil || string(got) != tc.want {
+				t.Errorf("outbox.ParseSecret(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("ParseSecret(%q) = %q; want an error", tc.in, got)
+		} else if len(tc.in) > len("whsec_") && strings.Contains(err.Error(), tc.in) {
+			t.Errorf("the error quotes the secret: %v", err)
+		}
+	}
+}
