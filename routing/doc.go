@@ -54,9 +54,12 @@
 //	Responsible(dir, ...)        ResponsibleOption    WithDefault, WithTranslit, WithMaxNameLen, WithLogger
 //	Chain(...).With(...)         ChainOption          WithLogger
 //	NewLastAnswered(...)         LastAnsweredOption   WithTTL, WithMaxEntries, WithClock
+//	NewHTTPDirectory(url, ...)   HTTPDirectoryOption  WithBasicAuth, WithCacheTTL, WithMaxStale, WithCacheSize,
+//	                                                  WithRequestTimeout, WithMaxResponseSize, WithConcurrency,
+//	                                                  WithHTTPClient, WithLogger
 //
-// [WithLogger] is the one option two routers share: it returns a
-// [LoggerOption], which is both a ResponsibleOption and a ChainOption.
+// [WithLogger] is the one option several take: it returns a [LoggerOption],
+// which is a ResponsibleOption, a ChainOption and an HTTPDirectoryOption.
 // [ByLine] takes no options.
 //
 // # Context and errors
