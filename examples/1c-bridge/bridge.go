@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxkit/pbxkit/examples/internal/keeper"
 	"github.com/pbxkit/pbxkit/examples/internal/operator"
 	_ "github.com/pbxkit/pbxkit/examples/internal/vendors" // every vendor's provider
 	"github.com/pbxkit/pbxkit/pbx"
@@ -434,7 +435,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			logger.Error("1C delivery stopped", "error", err.Error())
 		}
 	})
-	waitKeeper := newKeeper(b.j, b.providers, logger).start(bg)
+	waitKeeper := keeper.New(b.j, b.providers, logger).Start(bg)
 	defer func() {
 		stopBG()
 		wg.Wait()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pbxkit/pbxkit/examples/internal/keeper"
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/pbx/journal"
 	"github.com/pbxkit/pbxkit/pbx/journal/sqlitestore"
@@ -493,10 +494,10 @@ func TestKeeper(t *testing.T) {
 		Direction: pbx.Inbound, Phone: "79030000000", Extension: "101", At: now.Add(-2 * time.Hour)}))
 
 	logs := &syncBuffer{}
-	k := newKeeper(j, providers, slog.New(slog.NewJSONHandler(logs, nil)))
-	k.idleEvery, k.reconcileEvery = 20*time.Millisecond, 50*time.Millisecond
+	k := keeper.New(j, providers, slog.New(slog.NewJSONHandler(logs, nil)))
+	k.IdleEvery, k.ReconcileEvery = 20*time.Millisecond, 50*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := k.start(ctx)
+	wait := k.Start(ctx)
 	deadline := time.Now().Add(20 * time.Second)
 	var stuck journal.Call
 	for time.Now().Before(deadline) {

@@ -59,6 +59,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pbxkit/pbxkit/examples/internal/keeper"
 	"github.com/pbxkit/pbxkit/pbx"
 	"github.com/pbxkit/pbxkit/pbx/journal"
 	"github.com/pbxkit/pbxkit/pbx/screenpop"
@@ -337,7 +338,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("listening", "addr", ln.Addr().String(), "paths", s.mounted)
 	if j != nil {
 		bg, stopBG := context.WithCancel(ctx)
-		wait := newKeeper(j, s.providers, logger).start(bg)
+		wait := keeper.New(j, s.providers, logger).Start(bg)
 		defer func() { stopBG(); wait() }() // before the store is closed
 	}
 	select {

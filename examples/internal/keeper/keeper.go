@@ -1,4 +1,8 @@
-package main
+// Package keeper runs a call journal's periodic work for the example
+// programs (webhook-server and 1c-bridge): closing idle calls every minute,
+// and reconciling the journal with each provider's call log on start and
+// every hour, so the calls missed while the program was down are caught up.
+package keeper
 
 import (
 	"context"
@@ -11,51 +15,55 @@ import (
 	"github.com/pbxkit/pbxkit/provider"
 )
 
-// Timing of the journal's background work (as in examples/webhook-server).
+// Timing of the journal's background work.
 const (
-	idleEvery       = time.Minute
-	reconcileEvery  = time.Hour
-	startWindow     = 24 * time.Hour // reconciled on start: the calls missed while the bridge was down
-	reconcileWindow = 2 * time.Hour  // reconciled every reconcileEvery
+	IdleEvery       = time.Minute
+	ReconcileEvery  = time.Hour
+	StartWindow     = 24 * time.Hour // reconciled on start: the calls missed while the program was down
+	ReconcileWindow = 2 * time.Hour  // reconciled every ReconcileEvery
 	reconcileLimit  = 10 * time.Minute
 )
 
-// keeper does the journal's periodic work: it closes idle calls and
+// Keeper does the journal's periodic work: it closes idle calls and
 // reconciles the journal with the call log of every provider that exports
-// one. A call that reconciliation adds or corrects is delivered to 1C by
-// the outbox like any other. Its errors are logged, never fatal.
-type keeper struct {
+// one. Its errors are logged, never fatal.
+type Keeper struct {
 	j         *journal.Journal
 	providers []pbx.Provider
 	logger    *slog.Logger
 	now       func() time.Time
 
-	idleEvery, reconcileEvery    time.Duration
-	startWindow, reconcileWindow time.Duration
+	// IdleEvery and ReconcileEvery are the loops' intervals;
+	// StartWindow and ReconcileWindow how far back the reconciliation on
+	// start and the hourly one look. New sets the package's defaults;
+	// tests shorten them before Start.
+	IdleEvery, ReconcileEvery    time.Duration
+	StartWindow, ReconcileWindow time.Duration
 }
 
-func newKeeper(j *journal.Journal, providers []pbx.Provider, logger *slog.Logger) *keeper {
-	return &keeper{
+// New returns a Keeper of j over providers, logging to logger.
+func New(j *journal.Journal, providers []pbx.Provider, logger *slog.Logger) *Keeper {
+	return &Keeper{
 		j: j, providers: providers, logger: logger, now: time.Now,
-		idleEvery: idleEvery, reconcileEvery: reconcileEvery,
-		startWindow: startWindow, reconcileWindow: reconcileWindow,
+		IdleEvery: IdleEvery, ReconcileEvery: ReconcileEvery,
+		StartWindow: StartWindow, ReconcileWindow: ReconcileWindow,
 	}
 }
 
-// start runs the loops in the background until ctx ends; wait returns once
+// Start runs the loops in the background until ctx ends; wait returns once
 // they have stopped.
-func (k *keeper) start(ctx context.Context) (wait func()) {
+func (k *Keeper) Start(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	wg.Go(func() { k.every(ctx, k.idleEvery, k.closeIdle) })
+	wg.Go(func() { k.every(ctx, k.IdleEvery, k.closeIdle) })
 	wg.Go(func() {
-		k.reconcileAll(ctx, k.startWindow)
-		k.every(ctx, k.reconcileEvery, func(ctx context.Context) { k.reconcileAll(ctx, k.reconcileWindow) })
+		k.reconcileAll(ctx, k.StartWindow)
+		k.every(ctx, k.ReconcileEvery, func(ctx context.Context) { k.reconcileAll(ctx, k.ReconcileWindow) })
 	})
 	return wg.Wait
 }
 
 // every calls f every d until ctx ends.
-func (k *keeper) every(ctx context.Context, d time.Duration, f func(context.Context)) {
+func (k *Keeper) every(ctx context.Context, d time.Duration, f func(context.Context)) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -68,7 +76,7 @@ func (k *keeper) every(ctx context.Context, d time.Duration, f func(context.Cont
 	}
 }
 
-func (k *keeper) closeIdle(ctx context.Context) {
+func (k *Keeper) closeIdle(ctx context.Context) {
 	n, err := k.j.CloseIdle(ctx, k.now())
 	switch {
 	case err != nil && ctx.Err() == nil:
@@ -80,7 +88,7 @@ func (k *keeper) closeIdle(ctx context.Context) {
 
 // reconcileAll reconciles every provider with a history export over the
 // last window.
-func (k *keeper) reconcileAll(ctx context.Context, window time.Duration) {
+func (k *Keeper) reconcileAll(ctx context.Context, window time.Duration) {
 	for _, p := range k.providers {
 		if ctx.Err() != nil {
 			return
@@ -92,7 +100,7 @@ func (k *keeper) reconcileAll(ctx context.Context, window time.Duration) {
 	}
 }
 
-func (k *keeper) reconcile(parent context.Context, p pbx.Provider, window time.Duration) {
+func (k *Keeper) reconcile(parent context.Context, p pbx.Provider, window time.Duration) {
 	ctx, cancel := context.WithTimeout(parent, reconcileLimit)
 	defer cancel()
 	to := k.now()
