@@ -177,14 +177,33 @@ func eval[T any](b *browserEnv, expr string) T {
 	return v
 }
 
-// waitFor waits until the JavaScript condition holds on the page.
+// waitFor waits until the JavaScript condition holds on the page. Right
+// after a navigation the page's JavaScript context may be replaced under a
+// poll ("Cannot find context with specified id", "Execution context was
+// destroyed"): that is the browser between two documents, not a failure, so
+// the poll starts again, within the same 15 s.
 func (b *browserEnv) waitFor(what, cond string) {
 	b.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
 	b.do(what, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInterval(50*time.Millisecond),
-			chromedp.WithPollingTimeout(15*time.Second))(ctx, t)
-		return err
+		for {
+			_, err := chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInterval(50*time.Millisecond),
+				chromedp.WithPollingTimeout(time.Until(deadline)))(ctx, t)
+			if err == nil || !contextReplaced(err) || time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}))
+}
+
+// contextReplaced reports whether err says the page's JavaScript context
+// went away during a navigation.
+func contextReplaced(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") ||
+		strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Inspected target navigated or closed")
 }
 
 // play plays a call at the webhook and returns its id.
