@@ -322,11 +322,7 @@ func (s *Server) APISalt() string { return s.cfg.APISalt }
 func (s *Server) Employees() []pbxtest.Employee { return slices.Clone(s.cfg.Employees) }
 
 func (s *Server) extensions() []string {
-	out := make([]string, len(s.cfg.Employees))
-	for i, e := range s.cfg.Employees {
-		out[i] = e.Extension
-	}
-	return out
+	return pbxtest.ExtensionsOf(s.cfg.Employees)
 }
 
 // Requests returns the API requests received, in order.

@@ -243,11 +243,7 @@ func (s *Server) employee(who string) (pbxtest.Employee, bool) {
 }
 
 func (s *Server) extensions() []string {
-	out := make([]string, len(s.cfg.Employees))
-	for i, e := range s.cfg.Employees {
-		out[i] = e.Extension
-	}
-	return out
+	return pbxtest.ExtensionsOf(s.cfg.Employees)
 }
 
 // Requests returns the API requests the fake received, in order.

@@ -173,3 +173,9 @@ func TestRegistry(t *testing.T) {
 	assert.Panics(t, func() { Register(Vendor{Name: name, Start: func(Options) (Fake, error) { return nil, nil }}) })
 	assert.Panics(t, func() { Register(Vendor{Name: "nil-start"}) })
 }
+
+func TestExtensionsOf(t *testing.T) {
+	assert.Equal(t, []string{"101", "102", "103"}, ExtensionsOf(Employees()))
+	assert.Equal(t, []string{"7"}, ExtensionsOf([]Employee{{Extension: "7", Name: "x"}}))
+	assert.Empty(t, ExtensionsOf(nil))
+}

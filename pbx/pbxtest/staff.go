@@ -29,8 +29,11 @@ func Employees() []Employee {
 }
 
 // Extensions returns the seeded employees' extensions, in order.
-func Extensions() []string {
-	emps := Employees()
+func Extensions() []string { return ExtensionsOf(Employees()) }
+
+// ExtensionsOf returns the extensions of emps, in order: what a fake's
+// routing check and group ring need from its staff.
+func ExtensionsOf(emps []Employee) []string {
 	out := make([]string, len(emps))
 	for i, e := range emps {
 		out[i] = e.Extension

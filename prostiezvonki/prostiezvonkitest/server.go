@@ -240,11 +240,7 @@ func (s *Server) Employees() []pbxtest.Employee {
 
 // extensions returns the staff's extensions.
 func (s *Server) extensions() []string {
-	out := make([]string, len(s.cfg.Employees))
-	for i, e := range s.cfg.Employees {
-		out[i] = e.Extension
-	}
-	return out
+	return pbxtest.ExtensionsOf(s.cfg.Employees)
 }
 
 // Requests returns the requests the fake received, in order.

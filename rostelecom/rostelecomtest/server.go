@@ -259,11 +259,7 @@ func (s *Server) Employees() []pbxtest.Employee {
 
 // extensions returns the users' PINs.
 func (s *Server) extensions() []string {
-	out := make([]string, len(s.opts.Employees))
-	for i, e := range s.opts.Employees {
-		out[i] = e.Extension
-	}
-	return out
+	return pbxtest.ExtensionsOf(s.opts.Employees)
 }
 
 // Requests returns the requests the fake received, oldest first, in the

@@ -275,11 +275,7 @@ func (s *Server) DSN() string {
 func (s *Server) Employees() []pbxtest.Employee { return slices.Clone(s.opts.Employees) }
 
 func (s *Server) extensions() []string {
-	out := make([]string, len(s.opts.Employees))
-	for i, e := range s.opts.Employees {
-		out[i] = e.Extension
-	}
-	return out
+	return pbxtest.ExtensionsOf(s.opts.Employees)
 }
 
 // Requests returns the API requests received so far, oldest first, as
